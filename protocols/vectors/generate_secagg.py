@@ -1,9 +1,10 @@
 """Generate the SecAgg test vectors in ``protocols/vectors/secagg/`` (secagg.md §Test vectors).
 
-Usage (from the repository root)::
+Usage (from the repository root; ``PYTHONPATH=.`` makes the script import the
+``secfl`` of this tree rather than any installed copy)::
 
-    python protocols/vectors/generate_secagg.py          # rewrite the vectors
-    python protocols/vectors/generate_secagg.py --check  # exit 1 if they drift
+    PYTHONPATH=. python protocols/vectors/generate_secagg.py          # rewrite
+    PYTHONPATH=. python protocols/vectors/generate_secagg.py --check  # exit 1 on drift
 
 Every vector is a deterministic function of the seeds written into it: the
 identity keys come from ``identity_seeds`` (Ed25519 seeds), each client's
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from secfl.crypto import aead
 from secfl.crypto.random import CSPRNG
 from secfl.crypto.signature import SigningKey
 from secfl.errors import SecflError
@@ -39,12 +41,18 @@ from secfl.secagg import (
     SecAggParams,
     SecAggServer,
     ServerState,
+    _keys,
 )
+from secfl.secagg.graph import CommunicationGraph
 from secfl.secagg.messages import (
+    ConsistencyCheck,
+    ConsistencyCheckRequest,
     EncryptedShare,
+    MaskedInput,
     MaskedInputRequest,
     RevealedShare,
     ServerMessage,
+    ShareKeys,
     ShareKeysRequest,
     SignedSurvivors,
     Unmask,
@@ -53,7 +61,7 @@ from secfl.secagg.messages import (
 from secfl.types import ClientId, RoundId, Secret
 
 OUT_DIR = Path(__file__).resolve().parent / "secagg"
-FORMAT = "secfl/secagg-vectors/v1"
+FORMAT = "secfl/secagg-vectors/v2"
 
 
 def _seed(label: str, *parts: object) -> bytes:
@@ -104,8 +112,9 @@ class Recorder:
         }
         self.pki: IdentityPKI | None = None
         identities: dict[ClientId, SigningKey] = {}
+        self.identities = identities
         if malicious:
-            identities = {u: SigningKey(Secret(s)) for u, s in self.identity_seeds.items()}
+            identities.update({u: SigningKey(Secret(s)) for u, s in self.identity_seeds.items()})
             self.pki = IdentityPKI({u: k.verify_key for u, k in identities.items()})
         self.clients = {
             u: SecAggClient(
@@ -139,6 +148,20 @@ class Recorder:
             self.server.receive(data, sender=u)
             self.operations.append({"op": "server.receive", "client": u, "input": data.hex()})
         return self.advance()
+
+    def client_receive(self, u: ClientId, message: ServerMessage) -> Any:
+        """Deliver a (possibly forged) request straight to a client and record it."""
+        data = message.encode()
+        reply = self.clients[u].receive(data)
+        self.operations.append(
+            {
+                "op": "client.receive",
+                "client": u,
+                "input": data.hex(),
+                "output": reply.encode().hex(),
+            }
+        )
+        return reply
 
     def advance(self) -> dict[ClientId, ServerMessage]:
         requests = self.server.advance()
@@ -266,6 +289,7 @@ class Recorder:
                 "round_id": int(self.context.round_id),
                 "roster": [int(u) for u in self.context.roster],
                 "vector_length": self.context.vector_length,
+                "context_digest": _keys.context_digest(self.params, self.context).hex(),
             },
             "identity_seeds": (
                 {str(u): s.hex() for u, s in self.identity_seeds.items()}
@@ -503,10 +527,11 @@ def failing_vectors() -> list[dict[str, Any]]:
     )
     client_case(
         "fail_inv7_too_few_signatures",
-        "The Unmask request carries only 2 consistency signatures while t = 3.",
+        "The Unmask request carries 1 consistency signature: with the receiver's own, 2 "
+        "confirmations while t = 3.",
         ["INV-7"],
         ServerState.UNMASKING,
-        lambda r, req, u: _replace(req, signatures=req.signatures[:2]),  # type: ignore[attr-defined]
+        lambda r, req, u: _replace(req, signatures=req.signatures[:1]),  # type: ignore[attr-defined]
         InvariantViolationError,
         "INV-7",
     )
@@ -641,6 +666,24 @@ def failing_vectors() -> list[dict[str, Any]]:
         None,
     )
 
+    client_case(
+        "fail_inv7_signer_outside_roster",
+        "The Unmask request carries a consistency signature of a client outside the roster.",
+        ["INV-7"],
+        ServerState.UNMASKING,
+        lambda r, req, u: _replace(
+            req,
+            signatures=(
+                *req.signatures,
+                SignedSurvivors(signer=ClientId(10**9), signature=bytes(64)),
+            ),  # type: ignore[attr-defined]
+        ),
+        InvariantViolationError,
+        "INV-7",
+    )
+    out.extend(_harary_inv7_vectors(InvariantViolationError))
+    out.extend(_inv13_vectors(CryptoError))
+
     # INV-6: a configuration, not a run.
     out.append(
         {
@@ -726,6 +769,232 @@ def failing_vectors() -> list[dict[str, Any]]:
         "receive", MalformedMessageError, None, client=r.context.roster[0], data=b"\x01\x01garbage"
     )
     out.append(r.vector(["INV-12"]))
+    return out
+
+
+def _harary_inv7_vectors(violation: type[SecflError]) -> list[dict[str, Any]]:
+    """INV-7 in a sparse graph: per-owner quorums, the confirmation region, the review attack."""
+    out = []
+
+    def harary(name: str, description: str) -> tuple[Recorder, CommunicationGraph]:
+        r = Recorder(name, description, n=12, d=2, graph="harary", degree=4)  # t = 3
+        return r, CommunicationGraph(r.params, r.context)
+
+    def at(graph: CommunicationGraph, u: ClientId, offset: int) -> ClientId:
+        order = graph._order
+        return order[(order.index(u) + offset) % len(order)]
+
+    r, graph = harary(
+        "fail_inv7_owner_quorum_not_met",
+        "SecAgg+ (n = 12, k = 4, t = 3): the Unmask request carries the signatures of 3 of the "
+        "receiver's 4 neighbours, t confirmations among its own holders, but the owner at "
+        "cycle distance +2 then has only 2 confirming holders.",
+    )
+    requests = r.run_to(ServerState.UNMASKING)
+    u = r.context.roster[-1]
+    req = requests[u]
+    assert isinstance(req, UnmaskRequest)
+    far = at(graph, u, 2)
+    r.expect_client_failure(
+        u,
+        _replace(req, signatures=tuple(s for s in req.signatures if s.signer != far)),
+        violation,
+        "INV-7",
+    )
+    out.append(r.vector(["INV-7"]))
+
+    r, graph = harary(
+        "fail_inv7_signer_outside_region",
+        "SecAgg+: the Unmask request adds a genuine signature on the same set from a client "
+        "at cycle distance 6 > k, whose signature counts for no owner the receiver holds.",
+    )
+    requests = r.run_to(ServerState.UNMASKING)
+    u = r.context.roster[-1]
+    req = requests[u]
+    assert isinstance(req, UnmaskRequest)
+    far = at(graph, u, 6)
+    survivors = _keys.encode_survivors(req.survivors)
+    digest = _keys.context_digest(r.params, r.context)
+    extra = SignedSurvivors(
+        signer=far,
+        signature=r.identities[far].sign(_keys.consistency_payload(digest, far, survivors)),
+    )
+    signatures = tuple(sorted((*req.signatures, extra), key=lambda s: s.signer))
+    r.expect_client_failure(u, _replace(req, signatures=signatures), violation, "INV-7")
+    out.append(r.vector(["INV-7"]))
+
+    # The split-view attack of the security review, recorded message by message.
+    r, graph = harary(
+        "fail_inv7_harary_split_view",
+        "The security review's split-view attack on SecAgg+ (n = 12, k = 4, t = 3), no "
+        "server operations: target v gets the share boxes of M = {its neighbour at +2, "
+        "its neighbour at -2} only; v and M are shown S_v = U minus v's other neighbours, "
+        "everyone else S = U minus M. Every client signs its view. v is asked to unmask "
+        "under S_v with every S_v signature it may carry: the owner at -2 has only 2 "
+        "confirming holders, so v refuses (under protocol v1, which counted only v's own "
+        "holders, v would have revealed its b-share and the server would have unmasked y_v).",
+    )
+    roster = r.context.roster
+    order = graph._order
+    v = order[5]
+    m_set = {at(graph, v, -2), at(graph, v, 2)}
+    others = graph.holders(v) - m_set - {v}
+    adv = {}
+    for w in roster:
+        message = r.clients[w].start()
+        r.operations.append({"op": "client.start", "client": w, "output": message.encode().hex()})
+        adv[w] = message
+    session, rnd = r.context.session_id, int(r.context.round_id)
+    share_keys: dict[ClientId, ShareKeys] = {}
+    for w in roster:
+        share_keys[w] = r.client_receive(
+            w,
+            ShareKeysRequest(
+                session_id=session,
+                round_id=rnd,
+                receiver=w,
+                keys=tuple(adv[x].keys() for x in sorted(graph.holders(w))),
+            ),
+        )
+    held: dict[ClientId, set[ClientId]] = {}
+    for w in roster:
+        senders = sorted(x for x in graph.holders(w) - {w} if w != v or x in m_set)
+        held[w] = {w, *senders}
+        boxes = tuple(
+            EncryptedShare(peer=x, ciphertext=b.ciphertext)
+            for x in senders
+            for b in share_keys[x].shares
+            if b.peer == w
+        )
+        reply = r.client_receive(
+            w, MaskedInputRequest(session_id=session, round_id=rnd, receiver=w, shares=boxes)
+        )
+        assert isinstance(reply, MaskedInput)
+    view_v = tuple(x for x in roster if x not in others)
+    view_s = tuple(x for x in roster if x not in m_set)
+    views = {w: view_v if w in m_set | {v} else view_s for w in roster}
+    sigs = {}
+    for w in roster:
+        reply = r.client_receive(
+            w,
+            ConsistencyCheckRequest(
+                session_id=session, round_id=rnd, receiver=w, survivors=views[w]
+            ),
+        )
+        assert isinstance(reply, ConsistencyCheck)
+        sigs[w] = reply.signature
+    region = frozenset().union(*(graph.holders(o) for o in held[v]))
+    r.expect_client_failure(
+        v,
+        UnmaskRequest(
+            session_id=session,
+            round_id=rnd,
+            receiver=v,
+            survivors=view_v,
+            dropped=tuple(sorted(held[v] - set(view_v))),
+            signatures=tuple(
+                SignedSurvivors(signer=x, signature=sigs[x])
+                for x in sorted(region)
+                if views[x] == view_v and x != v
+            ),
+        ),
+        violation,
+        "INV-7",
+    )
+    out.append(r.vector(["INV-7"]))
+    return out
+
+
+def _inv13_vectors(crypto_error: type[SecflError]) -> list[dict[str, Any]]:
+    """INV-13: signatures and boxes made for a context that differs in one parameter."""
+    out = []
+
+    def other_digest(r: Recorder) -> bytes:
+        # The same run except for the threshold: session, round, roster and keys agree.
+        params = dataclasses.replace(r.params, threshold=r.params.t + 1)
+        return _keys.context_digest(params, r.context)
+
+    r = Recorder(
+        "fail_inv13_consistency_signature_from_another_context",
+        "Every consistency signature in the Unmask request is genuine, by the right signer "
+        "on the right survivor set, session and round, but was made for a run with "
+        "threshold t + 1: the context digest differs and verification fails.",
+        n=5,
+        d=2,
+    )
+    requests = r.run_to(ServerState.UNMASKING)
+    u = r.context.roster[-1]
+    req = requests[u]
+    assert isinstance(req, UnmaskRequest)
+    survivors = _keys.encode_survivors(req.survivors)
+    digest = other_digest(r)
+    replayed = tuple(
+        SignedSurvivors(
+            signer=s.signer,
+            signature=r.identities[s.signer].sign(
+                _keys.consistency_payload(digest, s.signer, survivors)
+            ),
+        )
+        for s in req.signatures
+    )
+    r.expect_client_failure(u, _replace(req, signatures=replayed), crypto_error, None)
+    out.append(r.vector(["INV-7", "INV-13"]))
+
+    r = Recorder(
+        "fail_inv13_advertisement_from_another_context",
+        "A holder's advertised keys are genuine but signed for a run with threshold t + 1.",
+        n=5,
+        d=2,
+    )
+    requests = r.run_to(ServerState.SHARE_KEYS)
+    u = r.context.roster[-1]
+    req = requests[u]
+    assert isinstance(req, ShareKeysRequest)
+    k = req.keys[0]
+    resigned = dataclasses.replace(
+        k,
+        signature=r.identities[k.client].sign(
+            _keys.advertise_payload(other_digest(r), k.client, k.c_pk, k.s_pk)
+        ),
+    )
+    r.expect_client_failure(u, _replace(req, keys=(resigned, *req.keys[1:])), crypto_error, None)
+    out.append(r.vector(["INV-8", "INV-13"]))
+
+    r = Recorder(
+        "fail_inv13_share_box_from_another_context",
+        "A share box under the right key (same session, round, sender, receiver and keys) "
+        "but sealed with the associated data of a run with threshold t + 1.",
+        n=5,
+        d=2,
+    )
+    requests = r.run_to(ServerState.MASKED_INPUT_COLLECTION)
+    u = r.context.roster[-1]
+    req = requests[u]
+    assert isinstance(req, MaskedInputRequest)
+    sender = req.shares[0].peer
+    c_sender = r.clients[sender]._c
+    c_receiver = r.clients[u]._c
+    assert c_sender is not None
+    assert c_receiver is not None
+    key = _keys.share_encryption_key(
+        c_sender,
+        c_receiver.public,
+        session_id=r.context.session_id,
+        round_id=int(r.context.round_id),
+        sender=sender,
+        receiver=u,
+        sender_c_pk=c_sender.public,
+        receiver_c_pk=c_receiver.public,
+    )
+    box = aead.seal(
+        key,
+        bytes(72),
+        _keys.share_associated_data(other_digest(r), sender, u),
+        rng=CSPRNG(_seed(r.name, "nonce")),
+    )
+    shares = (EncryptedShare(peer=sender, ciphertext=box), *req.shares[1:])
+    r.expect_client_failure(u, _replace(req, shares=shares), crypto_error, None)
+    out.append(r.vector(["INV-9", "INV-13"]))
     return out
 
 

@@ -19,8 +19,13 @@ variant) on the communication graph of Bell et al. (CCS 2020):
 3. MaskedInputCollection: open the boxes addressed to us and send
    y_u = x_u + PRG(b_u) + sum_v Delta_uv PRG(s_uv) mod 2^k.
 4. ConsistencyCheck (malicious variant): sign the announced survivor set U3.
-5. Unmasking: check the request, reveal b-shares of survivors and s^SK-shares of
-   dropped clients - never both for one client.
+5. Unmasking: check the request - in the malicious variant that, for every
+   owner whose shares we hold, at least t of that owner's holders signed
+   exactly the survivor set we signed (INV-7) - then reveal b-shares of
+   survivors and s^SK-shares of dropped clients, never both for one client.
+
+Every signature and share box is bound to the context digest of the run
+(secagg.md §4.1, INV-13), computed once here from the public parameters.
 """
 
 from __future__ import annotations
@@ -153,6 +158,7 @@ class SecAggClient:
         self._rng: RandomSource = default_rng(rng) if rng is None else rng
         self._graph = CommunicationGraph(params, context)
         self._holders = self._graph.holders(self.client_id)
+        self._digest = _keys.context_digest(params, context)
         self._transitions = _TRANSITIONS_MALICIOUS if params.malicious else _TRANSITIONS_HONEST
         self._state = ClientState.INIT
         self._input: NDArray[np.unsignedinteger[Any]] | None = None
@@ -230,11 +236,7 @@ class SecAggClient:
             if self._identity is not None and self.params.malicious:
                 signature = self._identity.sign(
                     _keys.advertise_payload(
-                        self.context.session_id,
-                        int(self.context.round_id),
-                        self.client_id,
-                        self._c.public,
-                        self._s.public,
+                        self._digest, self.client_id, self._c.public, self._s.public
                     )
                 )
             message = AdvertiseKeys(
@@ -324,15 +326,9 @@ class SecAggClient:
             assert self._pki is not None
             for e in msg.keys:
                 # secagg.md INV-8: every advertisement is signed by its owner's identity key.
+                # secagg.md INV-13: the signed payload carries this run's context digest.
                 self._pki.verify_key(e.client).verify(
-                    e.signature,
-                    _keys.advertise_payload(
-                        self.context.session_id,
-                        int(self.context.round_id),
-                        e.client,
-                        e.c_pk,
-                        e.s_pk,
-                    ),
+                    e.signature, _keys.advertise_payload(self._digest, e.client, e.c_pk, e.s_pk)
                 )
         # secagg.md INV-5: at least t holders are alive to receive shares.
         if len(entries) < t:
@@ -366,7 +362,7 @@ class SecAggClient:
             box = aead.seal(
                 key,
                 shamir.shares_to_bytes(shares[i]),
-                _keys.share_associated_data(session, rnd, u, v),
+                _keys.share_associated_data(self._digest, u, v),
                 rng=self._rng,
             )
             boxes.append(EncryptedShare(peer=v, ciphertext=box))
@@ -404,8 +400,9 @@ class SecAggClient:
                 sender_c_pk=self._keys[v].c_pk,
                 receiver_c_pk=self._c.public,
             )
+            # secagg.md INV-9, INV-13: the AD names the direction and this run's context.
             plain = aead.open_box(
-                key, box.ciphertext, _keys.share_associated_data(session, rnd, v, u)
+                key, box.ciphertext, _keys.share_associated_data(self._digest, v, u)
             )
             if len(plain) != SHARE_PLAINTEXT_SIZE:
                 raise MalformedMessageError("share plaintext has the wrong size", peer=v)
@@ -466,15 +463,70 @@ class SecAggClient:
         self._signed_survivors = msg.survivors
         session, rnd = self.context.session_id, int(self.context.round_id)
         signature = self._identity.sign(
-            _keys.consistency_payload(session, rnd, self.client_id, msg.survivors)
+            _keys.consistency_payload(
+                self._digest, self.client_id, _keys.encode_survivors(msg.survivors)
+            )
         )
         return ConsistencyCheck(
             session_id=session, round_id=rnd, sender=self.client_id, signature=signature
         )
 
-    def _unmask(self, msg: UnmaskRequest) -> Unmask:
+    def _check_confirmations(self, msg: UnmaskRequest, survivors: set[ClientId]) -> None:
+        """secagg.md INV-7: every held owner's holders confirmed exactly our survivor set.
+
+        An honest client signs one survivor set per run. If, for an owner v, two
+        honest holders each saw t signatures from H(v) on two different sets, the
+        two signer groups would share a client (2t > |H(v)|, INV-6), who signed
+        both - so all honest holders that reveal a share of v agree on whether v
+        survived, and the server gets one kind of share of v only (secagg.md
+        §9.2). Checking only our *own* holders is not enough in a sparse graph:
+        two disjoint neighbourhoods can each hold a local majority for two
+        different sets (the split-view attack of the security review).
+        """
+        assert self._pki is not None
         u = self.client_id
         t = self.params.t
+        if self._signed_survivors is None or msg.survivors != self._signed_survivors:
+            raise _violation("INV-7", "the survivor set differs from the one signed")
+        owners = self._held.keys()
+        holder_sets: dict[ClientId, frozenset[ClientId]] = {}
+        region: frozenset[ClientId] | None = None  # None: every roster client counts
+        if not self._graph.is_complete:
+            holder_sets = {v: self._graph.holders(v) for v in owners}
+            region = frozenset().union(*holder_sets.values())
+        encoded = _keys.encode_survivors(msg.survivors)
+        confirmed = {u}  # this client signed exactly this set itself
+        for entry in msg.signatures:
+            w = entry.signer
+            if w not in self.context:
+                raise _violation("INV-7", "a consistency signature from outside the roster")
+            if w not in survivors:
+                raise _violation("INV-7", "a consistency signature from a non-survivor")
+            if region is not None and w not in region:
+                raise _violation(
+                    "INV-7", "a consistency signature from outside the held owners' holders"
+                )
+            # Every signature carried must verify (a bad one proves a lying server);
+            # each distinct signer is verified once and counts for every owner it holds.
+            # secagg.md INV-13: the payload carries this run's context digest.
+            self._pki.verify_key(w).verify(
+                entry.signature, _keys.consistency_payload(self._digest, w, encoded)
+            )
+            confirmed.add(w)
+        if region is None:
+            if len(confirmed) < t:
+                raise _violation(
+                    "INV-7", f"only {len(confirmed)} clients confirmed the survivor set, need t={t}"
+                )
+            return
+        for v in sorted(owners):
+            if len(holder_sets[v] & confirmed) < t:
+                raise _violation(
+                    "INV-7", f"fewer than t={t} holders of a held owner confirmed the survivor set"
+                )
+
+    def _unmask(self, msg: UnmaskRequest) -> Unmask:
+        u = self.client_id
         session, rnd = self.context.session_id, int(self.context.round_id)
         survivors, dropped = set(msg.survivors), set(msg.dropped)
         # secagg.md INV-2: SURVIVORS ∩ DROPPED = ∅.
@@ -488,26 +540,7 @@ class SecAggClient:
         if (survivors & self._held.keys()) | dropped != self._held.keys():
             raise _violation("INV-3", "a held owner is neither survivor nor dropped")
         if self.params.malicious:
-            # secagg.md INV-7: the same survivor set we signed, with >= t valid signatures
-            # on it from our holders.
-            assert self._pki is not None
-            assert self._signed_survivors is not None
-            if msg.survivors != self._signed_survivors:
-                raise _violation("INV-7", "the survivor set differs from the one signed")
-            valid = 0
-            for entry in msg.signatures:
-                if entry.signer not in survivors or entry.signer not in self._holders:
-                    raise _violation("INV-7", "a consistency signature from outside the survivors")
-                # Every signature present must verify: a bad one proves a lying server.
-                self._pki.verify_key(entry.signer).verify(
-                    entry.signature,
-                    _keys.consistency_payload(session, rnd, entry.signer, msg.survivors),
-                )
-                valid += 1
-            if valid < t:
-                raise _violation(
-                    "INV-7", f"only {valid} holders confirmed the survivor set, need t={t}"
-                )
+            self._check_confirmations(msg, survivors)
         b_owners = sorted(survivors & self._held.keys())
         sk_owners = sorted(dropped)
         # secagg.md INV-1: never reveal both the b-share and the s^SK-share of one client,

@@ -77,6 +77,16 @@ class CommunicationGraph:
             self._order[(pos + off) % n] for off in range(-self._half, self._half + 1) if off
         )
 
+    def distance(self, a: ClientId, b: ClientId) -> int:
+        """Return how many steps apart two roster clients are on the cycle.
+
+        In the Harary graph ``b`` is a neighbour of ``a`` exactly when
+        ``0 < distance(a, b) <= k/2``; the complete graph uses roster order.
+        """
+        n = len(self._order)
+        gap = abs(self._position[a] - self._position[b])
+        return min(gap, n - gap)
+
     def holders(self, client: ClientId) -> frozenset[ClientId]:
         """Return the clients that hold shares of ``client``'s secrets (with itself)."""
         if self._complete:

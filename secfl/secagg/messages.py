@@ -9,7 +9,7 @@ bytes). All integers are little-endian.
 
 Common header (50 bytes)::
 
-    version   u8    PROTOCOL_VERSION (1)
+    version   u8    PROTOCOL_VERSION (2)
     type      u8    MessageType
     session   32B   RoundContext.session_id
     round     u64   RoundContext.round_id

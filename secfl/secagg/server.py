@@ -20,6 +20,12 @@ threshold failure reveals nothing.
 
 Masked inputs are summed into one accumulator as they arrive, so the server
 holds O(d) words whatever the number of clients.
+
+In the malicious variant, each Unmask request carries, for every owner whose
+shares the receiver holds, enough consistency signatures from that owner's
+holders to reach t (secagg.md INV-7); the server picks them greedily, nearest
+signers on the cycle first. With the default threshold and all of a client's
+holders confirmed, that is exactly its own holders (k signatures).
 """
 
 from __future__ import annotations
@@ -159,6 +165,7 @@ class SecAggServer:
         self.context = context
         self._pki = pki
         self._graph = CommunicationGraph(params, context)
+        self._digest = _keys.context_digest(params, context)
         self._next = _NEXT[params.malicious]
         self._state = ServerState.ADVERTISE_KEYS
         self._asked: frozenset[ClientId] = frozenset(context.roster)
@@ -173,6 +180,7 @@ class SecAggServer:
         self._inbox: dict[ClientId, list[EncryptedShare]] = {}
         self._survivors: tuple[ClientId, ...] = ()
         self._survivor_set: frozenset[ClientId] = frozenset()
+        self._encoded_survivors = b""
         self._signatures: dict[ClientId, bytes] = {}
         self._requested_unmask: dict[ClientId, UnmaskRequest] = {}
         self._unmask: dict[ClientId, Unmask] = {}
@@ -305,13 +313,12 @@ class SecAggServer:
             self._expected.discard(ClientId(client))
 
     def _accept(self, msg: ClientMessage) -> None:
-        session, rnd = self.context.session_id, int(self.context.round_id)
         if isinstance(msg, AdvertiseKeys):
             if self.params.malicious:
                 assert self._pki is not None
                 self._pki.verify_key(msg.sender).verify(
                     msg.signature,
-                    _keys.advertise_payload(session, rnd, msg.sender, msg.c_pk, msg.s_pk),
+                    _keys.advertise_payload(self._digest, msg.sender, msg.c_pk, msg.s_pk),
                 )
             self._keys[msg.sender] = msg
             self._records[msg.sender] = msg.keys()
@@ -331,7 +338,7 @@ class SecAggServer:
             assert self._pki is not None
             self._pki.verify_key(msg.sender).verify(
                 msg.signature,
-                _keys.consistency_payload(session, rnd, msg.sender, self._survivors),
+                _keys.consistency_payload(self._digest, msg.sender, self._encoded_survivors),
             )
             self._signatures[msg.sender] = msg.signature
         else:
@@ -400,6 +407,7 @@ class SecAggServer:
         if state is ServerState.MASKED_INPUT_COLLECTION:
             self._survivors = tuple(sorted(live))
             self._survivor_set = live
+            self._encoded_survivors = _keys.encode_survivors(self._survivors)
             self._check_survivors(live)
             if self.params.malicious:
                 return {
@@ -412,13 +420,8 @@ class SecAggServer:
             return self._unmask_requests(live, {})
         if state is ServerState.CONSISTENCY_CHECK:
             self._need(len(live), "confirmed the survivor set")
-            # secagg.md INV-7 from the server's side: every responder will demand t
-            # signatures from its own holders.
-            for u in () if self._graph.is_complete else live:
-                if len(self._holders_of(u) & live) < self.params.t:
-                    raise ThresholdNotMetError(
-                        "secagg.md INV-11: fewer than t holders of a client confirmed the survivors"
-                    )
+            # Every owner a responder holds shares of is a needed secret, so this also
+            # guarantees the t confirmations per held owner that INV-7 asks for.
             self._check_reconstructible(live)
             return self._unmask_requests(live, self._signatures)
         # UNMASKING: reconstruct and remove the masks.
@@ -469,26 +472,67 @@ class SecAggServer:
     ) -> dict[ClientId, ServerMessage]:
         session, rnd = self.context.session_id, int(self.context.round_id)
         survivors = self._survivor_set
+        signers = frozenset(signatures)
+        ordered_signers = sorted(signers)
         requests: dict[ClientId, ServerMessage] = {}
         for u in sorted(responders):
             held = self._held_by(u)
-            holders = self._holders_of(u)
+            chosen: list[ClientId] = []
+            if signatures:
+                chosen = self._confirmations(u, held, signers, ordered_signers)
             request = UnmaskRequest(
                 session_id=session,
                 round_id=rnd,
                 receiver=u,
                 survivors=self._survivors,
                 dropped=tuple(sorted(held - survivors)),
-                # Exactly t confirmations from the receiver's holders: all it needs to
-                # check (secagg.md INV-7), and each one it gets, it verifies.
                 signatures=tuple(
-                    SignedSurvivors(signer=w, signature=signatures[w])
-                    for w in sorted(holders & signatures.keys())[: self.params.t]
+                    SignedSurvivors(signer=w, signature=signatures[w]) for w in chosen
                 ),
             )
             self._requested_unmask[u] = request
             requests[u] = request
         return requests
+
+    def _confirmations(
+        self,
+        u: ClientId,
+        held: frozenset[ClientId],
+        signers: frozenset[ClientId],
+        ordered_signers: list[ClientId],
+    ) -> list[ClientId]:
+        """Signers whose signatures give ``u`` t confirmations per held owner (INV-7).
+
+        ``u`` counts itself. Complete graph: any t - 1 other signers. Harary graph:
+        for each held owner, nearest first, add the signers of its holder set nearest
+        to ``u`` on the cycle until it has t; a small set, since nearby signers count
+        for many owners (exactly ``H(u)`` when all of ``u``'s holders signed).
+        """
+        t = self.params.t
+        if self._graph.is_complete:
+            chosen = [w for w in ordered_signers[:t] if w != u][: t - 1]
+            if len(chosen) < t - 1:  # pragma: no cover - ensured by _check_reconstructible
+                raise ThresholdNotMetError("secagg.md INV-11: too few clients confirmed")
+            return chosen
+        graph = self._graph
+        counted = {u}
+        chosen = []
+        for v in sorted(held, key=lambda v: (graph.distance(u, v), v)):
+            holders = self._holders_of(v)
+            missing = t - len(holders & counted)
+            if missing <= 0:
+                continue
+            candidates = sorted(
+                (holders & signers) - counted, key=lambda w: (graph.distance(u, w), w)
+            )
+            if len(candidates) < missing:  # pragma: no cover - ensured by _check_reconstructible
+                raise ThresholdNotMetError(
+                    "secagg.md INV-11: fewer than t holders of an owner confirmed the survivors"
+                )
+            counted.update(candidates[:missing])
+            chosen.extend(candidates[:missing])
+        chosen.sort()
+        return chosen
 
     def _finish(self, responders: frozenset[ClientId]) -> None:
         session, rnd = self.context.session_id, int(self.context.round_id)

@@ -117,7 +117,8 @@ def test_flower_attack_both_shares_of_a_live_client_is_refused(malicious: bool) 
 def test_split_view_attack_is_stopped_by_the_consistency_check(split: str) -> None:
     # The server tells group A that v survived and group B that v dropped, hoping to
     # collect t b-shares of v from A and t s^SK-shares from B. Each client signs its
-    # view; at Unmasking it demands t holder signatures on *its* view. With
+    # view; at Unmasking it demands, for every owner it holds shares of (v among
+    # them), t signatures on *its* view from that owner's holders. With
     # t > holders/2 (INV-6) both groups cannot reach t within v's holders.
     kwargs = {"degree": 4} if split == "harary" else {}
     run = Run(9, graph=split, **kwargs)  # type: ignore[arg-type]
@@ -142,6 +143,9 @@ def test_split_view_attack_is_stopped_by_the_consistency_check(split: str) -> No
         view = signatures[u][0]
         same_view = {w: s for w, (vw, s) in signatures.items() if vw == view}
         held = run.clients[u]._held.keys()
+        # Every signature on the same view that could count for one of u's held owners.
+        graph = run.clients[u]._graph
+        region = frozenset().union(*(graph.holders(o) for o in held))
         request = UnmaskRequest(
             session_id=run.context.session_id,
             round_id=int(run.context.round_id),
@@ -151,7 +155,7 @@ def test_split_view_attack_is_stopped_by_the_consistency_check(split: str) -> No
             signatures=tuple(
                 SignedSurvivors(signer=w, signature=s)
                 for w, s in sorted(same_view.items())
-                if w in run.clients[u].holders
+                if w in region
             ),
         )
         try:

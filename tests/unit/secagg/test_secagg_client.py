@@ -389,7 +389,7 @@ def test_inv7_too_few_consistency_signatures() -> None:
     run, u, req = _at_unmask(True)
     _expect_abort(
         run.clients[u],
-        dataclasses.replace(req, signatures=req.signatures[:3]),
+        dataclasses.replace(req, signatures=req.signatures[:2]),  # + itself: 3 < t = 4
         InvariantViolationError,
     )
 

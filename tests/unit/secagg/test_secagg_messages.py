@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from secagg_harness import Run
 
 from secfl.errors import MalformedMessageError
+from secfl.secagg.labels import PROTOCOL_VERSION
 from secfl.secagg.messages import (
     CIPHERTEXT_SIZE,
     HEADER_SIZE,
@@ -67,7 +68,7 @@ def test_every_message_type_was_captured() -> None:
 @pytest.mark.parametrize("msg", ALL, ids=lambda m: type(m).__name__)
 def test_round_trip_is_exact_and_canonical(msg: Message) -> None:
     data = msg.encode()
-    assert data[0] == 1  # version byte
+    assert data[0] == PROTOCOL_VERSION == 2  # version byte
     again = decode_message(data)
     assert again == msg
     assert again.encode() == data
@@ -88,11 +89,11 @@ def test_every_truncation_and_extension_is_malformed(msg: Message) -> None:
 @pytest.mark.parametrize("msg", ALL[:9], ids=lambda m: type(m).__name__)
 def test_bad_version_and_type_bytes(msg: Message) -> None:
     data = bytearray(msg.encode())
-    for version in (0, 2, 255):
+    for version in (0, 1, 3, 255):  # 1: protocol v1 messages are refused too
         data[0] = version
         with pytest.raises(MalformedMessageError):
             decode_message(bytes(data))
-    data[0] = 1
+    data[0] = PROTOCOL_VERSION
     for kind in (0, 10, 255):
         data[1] = kind
         with pytest.raises(MalformedMessageError):
