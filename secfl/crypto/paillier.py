@@ -42,6 +42,7 @@ encryption that finds the pool filled costs one multiplication per ciphertext.
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import json
@@ -65,9 +66,11 @@ __all__ = [
     "FixedBaseObfuscator",
     "Obfuscator",
     "ObfuscatorPool",
+    "OpenableObfuscator",
     "PaillierKeyPair",
     "PaillierPrivateKey",
     "PaillierPublicKey",
+    "RandomnessForm",
     "StandardObfuscator",
     "add_ciphertexts",
     "ciphertext_from_bytes",
@@ -75,6 +78,8 @@ __all__ = [
     "djn_base",
     "generate_keypair",
     "shared_fixed_base",
+    "uniform_below",
+    "unit_below",
 ]
 
 MIN_KEY_BITS = 2048  # bits of n: NIST SP 800-57 (112-bit security) for factoring-based keys
@@ -342,6 +347,11 @@ class PaillierPrivateKey:
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("PaillierPrivateKey must not be pickled; use to_json() explicitly")
 
+    @property
+    def min_factor_bits(self) -> int:
+        """Bit length of the smaller prime factor (what proof soundness depends on)."""
+        return int(self._q).bit_length()  # p > q after canonical ordering
+
     def decrypt_raw(self, c: Any) -> int:
         """Decrypt a ciphertext with the CRT (no range check; see :meth:`decrypt`).
 
@@ -521,6 +531,20 @@ def add_ciphertexts(key: PaillierPublicKey, ciphertexts: Sequence[Any]) -> Any:
     return acc
 
 
+class RandomnessForm(enum.IntEnum):
+    """How an obfuscator was made, and so what its *opening* is (paillier.md §4, §4.1).
+
+    The opening is the secret a client needs to prove that it knows the
+    plaintext of its ciphertext (:mod:`secfl.crypto.paillier_pok`).
+    """
+
+    FIXED_BASE = 1
+    """``rho = h_s^alpha mod n^2``; the opening is the integer ``alpha``."""
+
+    TEXTBOOK = 2
+    """``rho = r^n mod n^2``; the opening is ``r`` in ``Z*_n``."""
+
+
 @runtime_checkable
 class Obfuscator(Protocol):
     """A source of fresh obfuscators (random ``n``-th residues mod ``n^2``)."""
@@ -535,6 +559,41 @@ class Obfuscator(Protocol):
         ...
 
 
+@runtime_checkable
+class OpenableObfuscator(Obfuscator, Protocol):
+    """An obfuscator source that can also return each obfuscator's opening."""
+
+    @property
+    def form(self) -> RandomnessForm | None:
+        """The form of the obfuscators, or ``None`` if they cannot be opened."""
+        ...
+
+    def draw_opened(self, count: int, rng: RandomSource) -> tuple[list[Any], list[Any]]:
+        """Return ``count`` obfuscators and, in the same order, their openings."""
+        ...
+
+
+def unit_below(key: PaillierPublicKey, rng: RandomSource) -> Any:
+    """Return ``r`` uniform in ``Z*_n`` (rejection sampling on ``bits/8`` random bytes)."""
+    n = key._n
+    nbytes = key.bits // 8
+    while True:
+        r = gmpy2.mpz(int.from_bytes(rng.random_bytes(nbytes), "big"))
+        # r < 2^bits < 2n: rejection keeps r uniform on [1, n) with gcd(r, n) = 1.
+        if 0 < r < n and gmpy2.gcd(r, n) == 1:
+            return r
+
+
+def uniform_below(key: PaillierPublicKey, rng: RandomSource) -> Any:
+    """Return ``x`` uniform in ``[0, n)`` (rejection sampling on ``bits/8`` random bytes)."""
+    n = key._n
+    nbytes = key.bits // 8
+    while True:
+        x = gmpy2.mpz(int.from_bytes(rng.random_bytes(nbytes), "big"))
+        if x < n:  # n > 2^(bits-1): at most two draws expected
+            return x
+
+
 class StandardObfuscator:
     """Textbook obfuscators ``r^n mod n^2`` with ``r`` uniform in ``Z*_n``.
 
@@ -544,6 +603,8 @@ class StandardObfuscator:
 
     __slots__ = ("public_key",)
 
+    form = RandomnessForm.TEXTBOOK
+
     def __init__(self, public_key: PaillierPublicKey) -> None:
         self.public_key = public_key
 
@@ -552,16 +613,14 @@ class StandardObfuscator:
 
     def draw(self, count: int, rng: RandomSource) -> list[Any]:
         """Return ``count`` obfuscators ``r^n mod n^2`` (``r`` by rejection sampling)."""
+        return self.draw_opened(count, rng)[0]
+
+    def draw_opened(self, count: int, rng: RandomSource) -> tuple[list[Any], list[Any]]:
+        """Return ``count`` obfuscators ``r^n mod n^2`` and their openings ``r``."""
         key = self.public_key
         n, nsq = key._n, key._nsquare
-        nbytes = key.bits // 8
-        out: list[Any] = []
-        while len(out) < count:
-            r = gmpy2.mpz(int.from_bytes(rng.random_bytes(nbytes), "big"))
-            # r < 2^bits < 2n: rejection keeps r uniform on [1, n) with gcd(r, n) = 1.
-            if 0 < r < n and gmpy2.gcd(r, n) == 1:
-                out.append(gmpy2.powmod(r, n, nsq))
-        return out
+        roots = [unit_below(key, rng) for _ in range(count)]
+        return [gmpy2.powmod(r, n, nsq) for r in roots], roots
 
 
 def djn_base(public_key: PaillierPublicKey) -> int:
@@ -592,6 +651,10 @@ class FixedBaseObfuscator:
     obfuscator is the product of one entry per window (Brickell, Gordon,
     McCurley, Wilson, EUROCRYPT 1992, fixed-base windowing).
 
+    The table starts with the rows an obfuscator needs; :meth:`extend` adds
+    rows for longer exponents (the commitments of a proof of plaintext
+    knowledge, paillier.md §4.1, use ``bits + 384``-bit exponents).
+
     Args:
         public_key: the key.
         window: window width ``w`` in bits (8 by default for 2048-bit keys,
@@ -601,7 +664,9 @@ class FixedBaseObfuscator:
         ConfigurationError: if ``window`` is not in ``[1, 8]``.
     """
 
-    __slots__ = ("_digits", "_table", "exponent_bits", "public_key", "window")
+    __slots__ = ("_rows", "_table", "exponent_bits", "public_key", "window")
+
+    form = RandomnessForm.FIXED_BASE
 
     def __init__(self, public_key: PaillierPublicKey, *, window: int | None = None) -> None:
         if window is None:
@@ -611,19 +676,23 @@ class FixedBaseObfuscator:
         self.public_key = public_key
         self.window = window
         self.exponent_bits = public_key.bits + STATISTICAL_SECURITY
-        rows = math.ceil(self.exponent_bits / window)
-        self._digits = rows
-        nsq = public_key._nsquare
-        base = gmpy2.mpz(djn_base(public_key))
-        table: list[list[Any]] = []
-        size = 1 << window
-        for _ in range(rows):
+        self._rows = math.ceil(self.exponent_bits / window)  # rows an obfuscator uses
+        self._table: list[list[Any]] = []
+        self._add_rows(self._rows)
+
+    def _add_rows(self, count: int) -> None:
+        nsq = self.public_key._nsquare
+        table = self._table
+        # Row i holds h_s^(d * 2^(w*i)); its base is the previous row's base to the 2^w.
+        base = gmpy2.mpz(djn_base(self.public_key)) if not table else table[-1][-1] * table[-1][1]
+        base %= nsq
+        size = 1 << self.window
+        for _ in range(count):
             row = [gmpy2.mpz(1), base]
             for _ in range(2, size):
                 row.append(row[-1] * base % nsq)
             table.append(row)
             base = row[-1] * base % nsq
-        self._table = table
 
     def __repr__(self) -> str:
         return f"FixedBaseObfuscator({self.public_key!r}, window={self.window})"
@@ -632,13 +701,52 @@ class FixedBaseObfuscator:
         # The table is public but large: rebuild it where it is needed instead of copying it.
         return (FixedBaseObfuscator, (self.public_key,), None, None, None)
 
+    @property
+    def capacity_bits(self) -> int:
+        """The largest exponent length :meth:`power` handles with the current table."""
+        return len(self._table) * self.window
+
+    def extend(self, exponent_bits: int) -> None:
+        """Add table rows until :meth:`power` covers exponents of ``exponent_bits`` bits.
+
+        The rows are public data (powers of the public base), so extending a
+        shared table is safe; it never changes what :meth:`draw` returns.
+        """
+        missing = math.ceil(exponent_bits / self.window) - len(self._table)
+        if missing > 0:
+            self._add_rows(missing)
+
+    def _product(self, digits: bytes) -> Any:
+        """``prod_i table[i][digits[i]] mod n^2`` for window 8 (two entries per reduction)."""
+        nsq = self.public_key._nsquare
+        table = self._table
+        acc = gmpy2.mpz(1)
+        pairs = zip(table, digits, strict=False)
+        # Multiply two entries before reducing: one reduction per two windows.
+        for (r1, d1), (r2, d2) in zip(pairs, pairs, strict=False):
+            acc = acc * (r1[d1] * r2[d2]) % nsq
+        if len(digits) % 2:
+            acc = acc * table[len(digits) - 1][digits[-1]] % nsq
+        return acc
+
     def power(self, alpha: int) -> Any:
-        """Return ``h_s^alpha mod n^2`` for ``0 <= alpha < 2^exponent_bits``."""
+        """Return ``h_s^alpha mod n^2`` for ``0 <= alpha < 2^capacity_bits``.
+
+        Raises:
+            ValueError: if ``alpha`` is negative or longer than the table covers.
+        """
+        alpha = int(alpha)
+        if alpha < 0 or alpha.bit_length() > self.capacity_bits:
+            raise ValueError("exponent out of the table's range; call extend() first")
+        if self.window == 8:
+            return self._product(alpha.to_bytes(max(1, (alpha.bit_length() + 7) // 8), "little"))
         nsq = self.public_key._nsquare
         w = self.window
         mask = (1 << w) - 1
         acc = gmpy2.mpz(1)
         for row in self._table:
+            if not alpha:
+                break
             digit = alpha & mask
             if digit:
                 acc = acc * row[digit] % nsq
@@ -647,28 +755,22 @@ class FixedBaseObfuscator:
 
     def draw(self, count: int, rng: RandomSource) -> list[Any]:
         """Return ``count`` obfuscators ``h_s^alpha`` with fresh uniform ``alpha``."""
-        nsq = self.public_key._nsquare
-        table = self._table
+        return self.draw_opened(count, rng)[0]
+
+    def draw_opened(self, count: int, rng: RandomSource) -> tuple[list[Any], list[Any]]:
+        """Return ``count`` obfuscators ``h_s^alpha`` and their openings ``alpha``.
+
+        ``alpha`` is read little-endian from ``exponent_bits / 8`` fresh random bytes.
+        """
         if self.window == 8:
             # Byte-aligned fast path: the little-endian bytes of alpha are its digits.
-            nbytes = len(table)
+            nbytes = self._rows
             raw = rng.random_bytes(nbytes * count)
-            out: list[Any] = []
-            for k in range(count):
-                digits = raw[k * nbytes : (k + 1) * nbytes]
-                acc = gmpy2.mpz(1)
-                pairs = zip(table, digits, strict=True)
-                # Multiply two entries before reducing: one reduction per two windows.
-                for (r1, d1), (r2, d2) in zip(pairs, pairs, strict=False):
-                    acc = acc * (r1[d1] * r2[d2]) % nsq
-                if nbytes % 2:
-                    acc = acc * table[-1][digits[-1]] % nsq
-                out.append(acc)
-            return out
+            chunks = [raw[k * nbytes : (k + 1) * nbytes] for k in range(count)]
+            return [self._product(c) for c in chunks], [int.from_bytes(c, "little") for c in chunks]
         nbytes = math.ceil(self.exponent_bits / 8)
-        return [
-            self.power(int.from_bytes(rng.random_bytes(nbytes), "little")) for _ in range(count)
-        ]
+        alphas = [int.from_bytes(rng.random_bytes(nbytes), "little") for _ in range(count)]
+        return [self.power(a) for a in alphas], alphas
 
 
 @functools.lru_cache(maxsize=2)
@@ -695,6 +797,11 @@ class ObfuscatorPool:
     (``c1 / c2 = (1+n)^(m1-m2)``), so values are removed when taken, and the
     pool refuses to be pickled or copied into another process.
 
+    If the source can open its obfuscators (:class:`OpenableObfuscator` with a
+    ``form``), the pool keeps each obfuscator's opening next to it, so a
+    client that proves plaintext knowledge can use precomputed obfuscators
+    (:meth:`take_opened`).
+
     Args:
         source: where obfuscators come from (usually a :class:`FixedBaseObfuscator`).
         rng: randomness for every obfuscator; the OS CSPRNG by default.
@@ -705,12 +812,18 @@ class ObfuscatorPool:
     def __init__(self, source: Obfuscator, rng: RandomSource | None = None) -> None:
         self.source = source
         self._rng = default_rng(rng) if rng is None else rng
-        self._ready: deque[Any] = deque()
+        self._ready: deque[tuple[Any, Any]] = deque()
 
     @property
     def public_key(self) -> PaillierPublicKey:
         """The key the obfuscators belong to."""
         return self.source.public_key
+
+    @property
+    def form(self) -> RandomnessForm | None:
+        """The source's :class:`RandomnessForm`, or ``None`` if it cannot open obfuscators."""
+        form = getattr(self.source, "form", None)
+        return form if isinstance(form, RandomnessForm) else None
 
     @property
     def available(self) -> int:
@@ -723,21 +836,41 @@ class ObfuscatorPool:
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("ObfuscatorPool must not be pickled: obfuscators must never be reused")
 
+    def _draw(self, count: int) -> list[tuple[Any, Any]]:
+        if self.form is not None and isinstance(self.source, OpenableObfuscator):
+            values, openings = self.source.draw_opened(count, self._rng)
+            return list(zip(values, openings, strict=True))
+        return [(v, None) for v in self.source.draw(count, self._rng)]
+
     def refill(self, count: int) -> None:
         """Precompute ``count`` more obfuscators (call off the critical path)."""
         if count < 0:
             raise ValueError("count must be non-negative")
-        self._ready.extend(self.source.draw(count, self._rng))
+        self._ready.extend(self._draw(count))
 
-    def take(self, count: int) -> list[Any]:
-        """Remove and return ``count`` obfuscators, computing any shortfall now."""
+    def _take(self, count: int) -> list[tuple[Any, Any]]:
         if count < 0:
             raise ValueError("count must be non-negative")
         ready = min(count, len(self._ready))
         out = [self._ready.popleft() for _ in range(ready)]
         if ready < count:
-            out.extend(self.source.draw(count - ready, self._rng))
+            out.extend(self._draw(count - ready))
         return out
+
+    def take(self, count: int) -> list[Any]:
+        """Remove and return ``count`` obfuscators, computing any shortfall now."""
+        return [value for value, _ in self._take(count)]
+
+    def take_opened(self, count: int) -> tuple[list[Any], list[Any]]:
+        """Remove and return ``count`` obfuscators with their openings.
+
+        Raises:
+            ConfigurationError: if the source cannot open its obfuscators.
+        """
+        if self.form is None:
+            raise ConfigurationError("this pool's source cannot open its obfuscators")
+        pairs = self._take(count)
+        return [v for v, _ in pairs], [o for _, o in pairs]
 
     def draw(self, count: int, rng: RandomSource) -> list[Any]:
         """:class:`Obfuscator` interface: same as :meth:`take` (``rng`` is unused).
@@ -746,3 +879,7 @@ class ObfuscatorPool:
         on-demand obfuscators come from one stream.
         """
         return self.take(count)
+
+    def draw_opened(self, count: int, rng: RandomSource) -> tuple[list[Any], list[Any]]:
+        """:class:`OpenableObfuscator` interface: same as :meth:`take_opened`."""
+        return self.take_opened(count)

@@ -3,7 +3,9 @@
 Theory of operation: the aggregator holds only the public key. It checks each
 :class:`~secfl.he.messages.EncryptedInput` against the key, layout and round
 (INV-1, INV-2, INV-3), rejects repeated clients or repeated ciphertexts
-(INV-6), checks every ciphertext is in range and coprime to ``n`` (INV-5), and
+(INV-6), checks every ciphertext is in range and coprime to ``n`` (INV-5),
+checks that an input carries a proof of plaintext knowledge exactly when the
+configuration asks for one (INV-12; the decryptor verifies it), and
 multiplies the inputs slot-wise mod ``n^2``. It never re-randomises: each
 summand costs one modular multiplication per ciphertext.
 
@@ -37,7 +39,7 @@ from secfl.types import ClientId, RoundId
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["PaillierAggregator", "parse_ciphertexts"]
+__all__ = ["PaillierAggregator", "check_proof_presence", "parse_ciphertexts"]
 
 
 def parse_ciphertexts(
@@ -79,6 +81,26 @@ def parse_ciphertexts(
     if gmpy2.gcd(product, key._n) != 1:
         raise MalformedMessageError("ciphertext not coprime to n (INV-5)", peer=peer)
     return values
+
+
+def check_proof_presence(msg: EncryptedInput, config: PaillierConfig, *, peer: object) -> None:
+    """An input carries a proof of plaintext knowledge iff ``config.prove_inputs`` (INV-12).
+
+    Only presence is checked here (the decoder already checked the proof's
+    length); :class:`~secfl.he.decryptor.Decryptor` verifies it.
+
+    Raises:
+        InvariantViolationError: a proof is required and missing (INV-12).
+        MalformedMessageError: a proof is attached although the configuration has none.
+    """
+    if config.prove_inputs and not msg.has_proof:
+        raise InvariantViolationError(
+            "input carries no proof of plaintext knowledge (INV-12)", peer=peer
+        )
+    if not config.prove_inputs and msg.has_proof:
+        raise MalformedMessageError(
+            "input carries a proof but the configuration has prove_inputs off", peer=peer
+        )
 
 
 class PaillierAggregator:
@@ -143,7 +165,8 @@ class PaillierAggregator:
             MalformedMessageError: an input cannot be decoded or fails INV-1/2/5.
             UnexpectedMessageError: an input belongs to another round (INV-3).
             InvariantViolationError: a client or a ciphertext appears twice
-                (INV-6), or a signature is missing or invalid (INV-8).
+                (INV-6), a signature is missing or invalid (INV-8), or a
+                required proof of plaintext knowledge is missing (INV-12).
             ThresholdNotMetError: fewer than ``min_contributors`` inputs.
             LocalProtocolError: more than ``max_clients`` inputs.
         """
@@ -183,6 +206,7 @@ class PaillierAggregator:
                     f"more than max_clients = {cfg.max_clients} inputs in one aggregate"
                 )
             values = parse_ciphertexts(msg, key, cfg, peer=peer)
+            check_proof_presence(msg, cfg, peer=peer)
             seen_clients.add(msg.client)
             seen_digests.add(digest)
             accepted.append(msg)

@@ -5,8 +5,12 @@ quantises its (clipped) update with the configuration's fixed-point encoder,
 shifts every coordinate by the offset ``M`` so that all slots are
 non-negative, appends the quantised weight (weighted mode) and a counter slot
 holding 1, packs the slots into plaintexts, and encrypts each plaintext with
-a fresh obfuscator. With an identity key it signs the whole message so the
-decryptor can count it as one distinct client (paillier.md INV-8).
+a fresh obfuscator. With ``config.prove_inputs`` it also proves, in zero
+knowledge, that it knows the plaintext (and the obfuscator's opening) of
+every ciphertext, bound to its client id, the layout and the round
+(paillier.md §4.1, INV-12). With an identity key it signs the whole message,
+proof included, so the decryptor can count it as one distinct client
+(paillier.md INV-8).
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from secfl.crypto.paillier import Obfuscator, PaillierPublicKey, shared_fixed_base
+from secfl.crypto import paillier_pok
+from secfl.crypto.paillier import (
+    Obfuscator,
+    OpenableObfuscator,
+    PaillierPublicKey,
+    RandomnessForm,
+    shared_fixed_base,
+)
 from secfl.crypto.random import default_rng
-from secfl.errors import ConfigurationError, InvalidInputError
+from secfl.errors import ConfigurationError, CryptoError, InvalidInputError
 from secfl.he import _signatures
 from secfl.he.config import PaillierConfig
 from secfl.he.messages import EncryptedInput
@@ -47,13 +58,17 @@ class PaillierClient:
             :class:`~secfl.crypto.paillier.ObfuscatorPool` to use precomputed
             ones, a :class:`~secfl.crypto.paillier.StandardObfuscator` for
             textbook ``r^n``, or ``None`` for the process-wide fixed-base table.
-        rng: randomness for stochastic rounding and obfuscators (OS CSPRNG by default).
+            With ``config.prove_inputs`` it must be able to open its
+            obfuscators (all three can).
+        rng: randomness for stochastic rounding, obfuscators and proofs (OS
+            CSPRNG by default).
         parallel: an opt-in :class:`~secfl.he.parallel.ParallelEncryptor` that
-            spreads the encryptions over worker processes.
+            spreads the encryptions (and proof commitments) over worker processes.
 
     Raises:
-        ConfigurationError: if the key does not match the configuration or a
-            key object has the wrong type.
+        ConfigurationError: if the key does not match the configuration, a
+            key object has the wrong type, or ``config.prove_inputs`` is set
+            without a signing key or with an obfuscator that cannot be opened.
     """
 
     __slots__ = (
@@ -94,6 +109,23 @@ class PaillierClient:
         self._signing_key = (
             None if signing_key is None else _signatures.check_signing_key(signing_key)
         )
+        if config.prove_inputs:
+            # paillier.md §7.4: a proof is bound to the signer; unsigned, it binds nothing.
+            if signing_key is None:
+                raise ConfigurationError("prove_inputs needs a signing key (signed inputs)")
+            if (
+                obfuscator is not None
+                and parallel is None
+                and not (
+                    isinstance(obfuscator, OpenableObfuscator)
+                    and isinstance(obfuscator.form, RandomnessForm)
+                )
+            ):
+                raise ConfigurationError("prove_inputs needs an obfuscator that can be opened")
+            try:
+                paillier_pok.check_key(public_key)
+            except CryptoError as exc:
+                raise ConfigurationError(str(exc)) from exc
         self._obfuscator = obfuscator
         self._parallel = parallel
         self._rng = default_rng(rng) if rng is None else rng
@@ -108,6 +140,11 @@ class PaillierClient:
     def signed(self) -> bool:
         """Whether this client signs its inputs."""
         return self._signing_key is not None
+
+    @property
+    def prove_inputs(self) -> bool:
+        """Whether this client attaches proofs of plaintext knowledge (``config.prove_inputs``)."""
+        return self.config.prove_inputs
 
     def quantize(
         self, update: ArrayLike, weight: float | None = None
@@ -212,17 +249,19 @@ class PaillierClient:
         if not isinstance(round, int) or isinstance(round, bool) or not 0 <= round < 1 << 64:
             raise InvalidInputError("round must be an integer in [0, 2^64)")
         plaintexts = self.config.packer.pack(self.slots(quantized, weight))
-        ciphertexts = self._encrypt_plaintexts(plaintexts)
         size = self.public_key.ciphertext_size
-        blob = b"".join(int(c).to_bytes(size, "big") for c in ciphertexts)
-        msg = EncryptedInput(
-            key_id=self.public_key.key_id,
-            layout_id=self.config.layout_id,
-            round=RoundId(round),
-            client=self.client_id,
-            ciphertext_size=size,
-            ciphertexts=blob,
-        )
+        if not self.config.prove_inputs:
+            ciphertexts = self._encrypt_plaintexts(plaintexts)
+            msg = EncryptedInput(
+                key_id=self.public_key.key_id,
+                layout_id=self.config.layout_id,
+                round=RoundId(round),
+                client=self.client_id,
+                ciphertext_size=size,
+                ciphertexts=b"".join(int(c).to_bytes(size, "big") for c in ciphertexts),
+            )
+        else:
+            msg = self._encrypt_and_prove(plaintexts, RoundId(round))
         if self._signing_key is not None:
             signature = _signatures.sign(self._signing_key, msg.body())
             msg = dataclasses.replace(msg, signature=signature)
@@ -235,3 +274,42 @@ class PaillierClient:
         source = self._obfuscator if self._obfuscator is not None else shared_fixed_base(key)
         obfuscators = source.draw(len(plaintexts), self._rng)
         return [key.encrypt_raw(m, r) for m, r in zip(plaintexts, obfuscators, strict=True)]
+
+    def _encrypt_and_prove(self, plaintexts: list[int], round: RoundId) -> EncryptedInput:
+        """Encrypt keeping the openings, then prove plaintext knowledge (paillier.md §4.1)."""
+        key = self.public_key
+        size = key.ciphertext_size
+        form: RandomnessForm
+        if self._parallel is not None:
+            ciphertexts, openings = self._parallel.encrypt_opened(plaintexts, self._rng)
+            form = RandomnessForm.FIXED_BASE
+            powers: paillier_pok.PowerFn | None = self._parallel.powers
+        else:
+            source = self._obfuscator if self._obfuscator is not None else shared_fixed_base(key)
+            assert isinstance(source, OpenableObfuscator)  # checked in __init__
+            assert source.form is not None
+            form = source.form
+            obfuscators, openings = source.draw_opened(len(plaintexts), self._rng)
+            ciphertexts = [
+                key.encrypt_raw(m, r) for m, r in zip(plaintexts, obfuscators, strict=True)
+            ]
+            powers = None
+        unproved = EncryptedInput(
+            key_id=key.key_id,
+            layout_id=self.config.layout_id,
+            round=round,
+            client=self.client_id,
+            ciphertext_size=size,
+            ciphertexts=b"".join(int(c).to_bytes(size, "big") for c in ciphertexts),
+        )
+        proof = paillier_pok.prove(
+            key,
+            form,
+            plaintexts,
+            openings,
+            ciphertexts,
+            unproved.proof_context(),
+            self._rng,
+            powers=powers,
+        )
+        return dataclasses.replace(unproved, proof_form=int(form), proof=proof.to_bytes(size))

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from secfl.crypto.packing import SlotPacker
 from secfl.crypto.paillier import ALLOWED_KEY_BITS, PaillierPublicKey
+from secfl.crypto.paillier_pok import MIN_FACTOR_BITS
 from secfl.encoding import FixedPointEncoder, WeightedEncoder
 from secfl.errors import ConfigurationError
 
@@ -60,6 +61,11 @@ class PaillierConfig:
             the quantised values (distributed DP); 0 when none.
         key_bits: the Paillier modulus size all parties use.
         allow_insecure_key: accept test-only key sizes below 2048 bits.
+        prove_inputs: every input carries a zero-knowledge proof that its
+            signer knows the plaintext of each ciphertext, and the decryptor
+            refuses any input without a valid one (paillier.md §4.1, §7.4,
+            INV-12). Needs signed inputs. Closes the single-colluder attack
+            of §7.3 at about twice the client's encryption time.
 
     Derived attributes (set at construction):
         slot_bits: slot width ``k = value_bits + ceil(log2(max_clients))``.
@@ -81,6 +87,7 @@ class PaillierConfig:
     noise_bound: int = 0
     key_bits: int = 2048
     allow_insecure_key: bool = False
+    prove_inputs: bool = False
 
     slot_bits: int = field(init=False)
     slots_per_plaintext: int = field(init=False)
@@ -126,6 +133,8 @@ class PaillierConfig:
             raise ConfigurationError(f"value_bits must be in [2, {_MAX_VALUE_BITS}], got {b}")
         if not isinstance(self.allow_insecure_key, bool):
             raise ConfigurationError("allow_insecure_key must be a bool")
+        if not isinstance(self.prove_inputs, bool):
+            raise ConfigurationError("prove_inputs must be a bool")
         kb = self.key_bits
         if not isinstance(kb, int) or isinstance(kb, bool):
             raise ConfigurationError(f"key_bits must be an integer, got {kb!r}")
@@ -135,6 +144,11 @@ class PaillierConfig:
             raise ConfigurationError(
                 f"key_bits must be one of {ALLOWED_KEY_BITS}, got {kb}"
                 " (test-only sizes need allow_insecure_key=True)"
+            )
+        if self.prove_inputs and kb // 2 < MIN_FACTOR_BITS:
+            # paillier.md §4.1: the challenge space must stay below both prime factors.
+            raise ConfigurationError(
+                f"prove_inputs needs key_bits >= {2 * MIN_FACTOR_BITS} (factors above 2^128)"
             )
         headroom = (n_max - 1).bit_length()  # ceil(log2(max_clients))
         k = b + headroom
@@ -224,7 +238,8 @@ class PaillierConfig:
     def canonical(self) -> dict[str, object]:
         """The parameters hashed into :attr:`layout_id` (floats in exact hex form)."""
         return {
-            "version": 1,
+            "version": 2,
+            "prove_inputs": self.prove_inputs,
             "dimension": self.dimension,
             "clip": float(self.clip).hex(),
             "max_clients": self.max_clients,

@@ -9,8 +9,10 @@ after the checks of paillier.md §7, in this order:
    aggregate already released for this round, and the round's total stays
    within ``max_clients`` (INV-7);
 3. with client identity keys: every contributor's signed input is attached,
-   each signature verifies, no client or ciphertext repeats, and the
-   aggregate equals the product of those inputs (INV-6, INV-8);
+   each signature verifies, no client or ciphertext repeats, with
+   ``prove_inputs`` each input's proof of plaintext knowledge verifies
+   (INV-12), and the aggregate equals the product of those inputs (INV-6,
+   INV-8);
 4. the policy: the ciphertext holding the counter slot is decrypted first;
    the aggregate is released only if the counter equals the number of
    contributors and is at least ``min_contributors`` (INV-9); otherwise
@@ -35,9 +37,12 @@ import gmpy2
 import numpy as np
 from numpy.typing import NDArray
 
-from secfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from secfl.crypto import paillier_pok
+from secfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, RandomnessForm
+from secfl.crypto.random import default_rng
 from secfl.errors import (
     ConfigurationError,
+    CryptoError,
     InvalidInputError,
     InvariantViolationError,
     RemoteProtocolError,
@@ -45,10 +50,10 @@ from secfl.errors import (
     UnexpectedMessageError,
 )
 from secfl.he import _signatures
-from secfl.he.aggregator import parse_ciphertexts
+from secfl.he.aggregator import check_proof_presence, parse_ciphertexts
 from secfl.he.config import PaillierConfig
-from secfl.he.messages import EncryptedAggregate
-from secfl.types import ClientId, RoundId
+from secfl.he.messages import EncryptedAggregate, EncryptedInput
+from secfl.types import ClientId, RandomSource, RoundId
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -120,12 +125,17 @@ class Decryptor:
             aggregate and verifies them (paillier.md §7.2); when ``None`` it
             trusts the aggregator's contributor list (honest-but-curious
             aggregator only, §8).
+        rng: the decryptor's own randomness for batch-verifying proofs of
+            plaintext knowledge (``config.prove_inputs``; OS CSPRNG by default).
+            It must be unpredictable to the clients.
 
     Raises:
-        ConfigurationError: if the key does not match the configuration.
+        ConfigurationError: if the key does not match the configuration, or
+            ``config.prove_inputs`` is set without client keys or with a key
+            whose smaller prime factor is not above ``2^128``.
     """
 
-    __slots__ = ("_client_keys", "_key", "_rounds", "config")
+    __slots__ = ("_client_keys", "_key", "_rng", "_rounds", "config")
 
     def __init__(
         self,
@@ -133,6 +143,7 @@ class Decryptor:
         config: PaillierConfig,
         *,
         client_keys: Mapping[ClientId, Ed25519PublicKey] | None = None,
+        rng: RandomSource | None = None,
     ) -> None:
         if not isinstance(private_key, PaillierPrivateKey):
             raise ConfigurationError("private_key must be a PaillierPrivateKey")
@@ -140,6 +151,15 @@ class Decryptor:
         self._key = private_key
         self.config = config
         self._client_keys = _signatures.check_verify_keys(client_keys)
+        if config.prove_inputs:
+            # paillier.md §7.4: proofs are bound to signers; without client keys the
+            # aggregator could prove knowledge of inputs it made up itself.
+            if self._client_keys is None:
+                raise ConfigurationError("prove_inputs needs client_keys (signed mode)")
+            # paillier.md §4.1: challenges and batch coefficients must stay below p and q.
+            if private_key.min_factor_bits < paillier_pok.MIN_FACTOR_BITS:
+                raise ConfigurationError("prove_inputs needs both prime factors above 2^128")
+        self._rng = default_rng(rng) if rng is None else rng
         self._rounds: dict[int, _RoundRecord] = {}
 
     def __repr__(self) -> str:
@@ -158,6 +178,11 @@ class Decryptor:
     def signed(self) -> bool:
         """Whether the decryptor requires signed, forwarded inputs."""
         return self._client_keys is not None
+
+    @property
+    def prove_inputs(self) -> bool:
+        """Whether every input must carry a valid proof of plaintext knowledge (INV-12)."""
+        return self.config.prove_inputs
 
     def register_client(self, client: ClientId | int, key: Ed25519PublicKey) -> None:
         """Register a client's Ed25519 identity key (signed mode only).
@@ -202,7 +227,8 @@ class Decryptor:
             UnexpectedMessageError: the round was aborted earlier, or an input
                 belongs to another round (the round is aborted).
             InvariantViolationError: any other invariant of paillier.md §7
-                fails (the round is aborted).
+                fails, including a missing or invalid proof of plaintext
+                knowledge (INV-12) (the round is aborted).
         """
         msg = (
             aggregate
@@ -336,6 +362,9 @@ class Decryptor:
                 )
             digests.add(digest)
             values = parse_ciphertexts(inp, key, self.config, peer=peer)
+            check_proof_presence(inp, self.config, peer=peer)
+            if self.config.prove_inputs:
+                self._verify_proof(inp, values)
             if product is None:
                 product = values
             else:
@@ -345,3 +374,16 @@ class Decryptor:
             raise InvariantViolationError(
                 "aggregate is not the product of the forwarded inputs (INV-8)", peer=AGGREGATOR
             )
+
+    def _verify_proof(self, inp: EncryptedInput, values: list[Any]) -> None:
+        """paillier.md INV-12: the signer proved knowledge of every plaintext of ``inp``."""
+        key = self._key.public_key
+        try:
+            proof = paillier_pok.PlaintextProof.from_bytes(
+                RandomnessForm(inp.proof_form), inp.proof, inp.ciphertext_size, inp.count
+            )
+            paillier_pok.verify(key, proof, values, inp.proof_context(), self._rng)
+        except (CryptoError, ValueError) as exc:
+            raise InvariantViolationError(
+                f"invalid proof of plaintext knowledge: {exc} (INV-12)", peer=inp.client
+            ) from exc

@@ -9,8 +9,12 @@ Two messages travel between the roles:
 Both are frozen dataclasses that validate their own shape in
 ``__post_init__`` and have a versioned byte encoding (``encode`` / ``decode``).
 Integers are big-endian; ciphertexts are fixed-length big-endian integers of
-``2 * key_bits / 8`` bytes. Checks that need the key (range, coprimality) are
-done by the receiving role, which holds the key.
+``2 * key_bits / 8`` bytes. Checks that need the key (range, coprimality,
+proof verification) are done by the receiving role, which holds the key.
+
+Format version 2 (paillier.md §5) adds, inside the signed body of an
+:class:`EncryptedInput`, an optional proof of plaintext knowledge
+(:mod:`secfl.crypto.paillier_pok`); version 1 encodings are refused.
 """
 
 from __future__ import annotations
@@ -19,18 +23,22 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from secfl.errors import MalformedMessageError
+from secfl.crypto.paillier import RandomnessForm
+from secfl.crypto.paillier_pok import proof_size
+from secfl.errors import CryptoError, MalformedMessageError
 from secfl.types import ClientId, RoundId
 
 __all__ = [
     "MESSAGE_VERSION",
+    "PROOF_NONE",
     "SIGNATURE_SIZE",
     "EncryptedAggregate",
     "EncryptedInput",
     "MessageType",
 ]
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2  # 2: proof-of-plaintext-knowledge field in EncryptedInput
+PROOF_NONE = 0  # proof form byte of an input without a proof
 SIGNATURE_SIZE = 64  # bytes: Ed25519
 _ID_SIZE = 16  # bytes: key id and layout id
 _U64_MAX = (1 << 64) - 1
@@ -103,6 +111,27 @@ class _Reader:
             raise MalformedMessageError("message has trailing bytes")
 
 
+def _check_proof(form: object, proof: object, ciphertext_size: int, count: int) -> None:
+    if not isinstance(form, int) or isinstance(form, bool):
+        raise MalformedMessageError("proof_form must be an integer")
+    if form == PROOF_NONE:
+        if proof != b"":
+            raise MalformedMessageError("an input without a proof form must carry no proof bytes")
+        return
+    if form not in tuple(RandomnessForm):
+        raise MalformedMessageError(f"unknown proof form {form}")
+    if not isinstance(proof, bytes):
+        raise MalformedMessageError("proof must be bytes")
+    try:
+        expected = proof_size(form, ciphertext_size, count)
+    except CryptoError as exc:
+        raise MalformedMessageError(
+            f"no proof layout for {ciphertext_size}-byte ciphertexts"
+        ) from exc
+    if len(proof) != expected:
+        raise MalformedMessageError(f"proof must be {expected} bytes, got {len(proof)}")
+
+
 def _as_bytes(data: object) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
@@ -120,6 +149,12 @@ class EncryptedInput:
         client: the sending client.
         ciphertext_size: bytes per ciphertext (``2 * key_bits / 8``).
         ciphertexts: the concatenated fixed-length ciphertexts.
+        proof_form: ``PROOF_NONE`` (0), or the
+            :class:`~secfl.crypto.paillier.RandomnessForm` of the ciphertexts
+            whose proof of plaintext knowledge follows (paillier.md §4.1).
+        proof: the serialised :class:`~secfl.crypto.paillier_pok.PlaintextProof`
+            (empty without a proof); its length follows from the form, the
+            ciphertext size and the count.
         signature: Ed25519 signature by the client's identity key over
             ``LABEL_INPUT_SIGNATURE || body()``, or ``None`` when unsigned.
     """
@@ -130,6 +165,8 @@ class EncryptedInput:
     client: ClientId
     ciphertext_size: int
     ciphertexts: bytes = field(repr=False)
+    proof_form: int = PROOF_NONE
+    proof: bytes = field(default=b"", repr=False)
     signature: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +175,7 @@ class EncryptedInput:
         _check_uint("round", self.round, _U64_MAX)
         _check_uint("client", self.client, _U64_MAX)
         _check_ciphertexts(self.ciphertext_size, self.ciphertexts)
+        _check_proof(self.proof_form, self.proof, self.ciphertext_size, self.count)
         if self.signature is not None and (
             not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_SIZE
         ):
@@ -163,6 +201,20 @@ class EncryptedInput:
         """SHA-256 of the ciphertexts (detects the same ciphertexts submitted twice)."""
         return hashlib.sha256(self.ciphertexts).digest()
 
+    @property
+    def has_proof(self) -> bool:
+        """Whether the input carries a proof of plaintext knowledge."""
+        return self.proof_form != PROOF_NONE
+
+    def proof_context(self) -> bytes:
+        """The binding data of the proof's challenge (paillier.md §4.1).
+
+        ``layout_id || I2OSP(round, 8) || I2OSP(client, 8)``; the proof also
+        hashes the key and every ciphertext, so it holds only for this signer,
+        this round and these ciphertexts.
+        """
+        return self.layout_id + struct.pack(">QQ", self.round, self.client)
+
     def body(self) -> bytes:
         """The encoding without the signature trailer (what the signature covers)."""
         return b"".join(
@@ -176,6 +228,8 @@ class EncryptedInput:
                 ),
                 _INPUT_FIXED.pack(self.client, self.ciphertext_size, self.count),
                 self.ciphertexts,
+                bytes([self.proof_form]),
+                self.proof,
             ]
         )
 
@@ -187,7 +241,7 @@ class EncryptedInput:
     @property
     def encoded_size(self) -> int:
         """Length of :meth:`encode` in bytes, without encoding."""
-        base = _HEADER.size + _INPUT_FIXED.size + len(self.ciphertexts) + 1
+        base = _HEADER.size + _INPUT_FIXED.size + len(self.ciphertexts) + 1 + len(self.proof) + 1
         return base + (0 if self.signature is None else SIGNATURE_SIZE)
 
     @classmethod
@@ -214,6 +268,15 @@ class EncryptedInput:
         if size < 1 or count < 1:
             raise MalformedMessageError("empty ciphertext list")
         blob = reader.take(size * count)
+        form = reader.uint(1)
+        proof = b""
+        if form != PROOF_NONE:
+            if form not in tuple(RandomnessForm):
+                raise MalformedMessageError(f"unknown proof form {form}")
+            try:
+                proof = reader.take(proof_size(form, size, count))
+            except CryptoError as exc:
+                raise MalformedMessageError(f"no proof layout for {size}-byte ciphertexts") from exc
         flag = reader.take(1)
         if flag == b"\x00":
             signature = None
@@ -228,6 +291,8 @@ class EncryptedInput:
             client=ClientId(client),
             ciphertext_size=size,
             ciphertexts=blob,
+            proof_form=form,
+            proof=proof,
             signature=signature,
         )
 

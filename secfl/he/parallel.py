@@ -13,6 +13,11 @@ expands it with its own :class:`~secfl.crypto.random.CSPRNG`. Chunks never
 share a seed, so no obfuscator is ever used twice; with a seeded caller the
 result is reproducible regardless of scheduling.
 
+With proofs of plaintext knowledge (paillier.md §4.1) the client also needs
+each obfuscator's exponent: :meth:`ParallelEncryptor.encrypt_opened` returns
+them, and :meth:`ParallelEncryptor.powers` computes the proof commitments'
+fixed-base powers on the workers.
+
 This module starts processes but does no file or network I/O.
 """
 
@@ -47,12 +52,31 @@ def _ready() -> bool:
     return _worker_state is not None
 
 
-def _encrypt_chunk(n: int, plaintexts: list[int], seed: bytes) -> list[int]:
+def _state(n: int) -> tuple[PaillierPublicKey, FixedBaseObfuscator]:
     if _worker_state is None or _worker_state[0].n != n:
         raise LocalProtocolError("worker was initialised for a different key")
-    key, obfuscator = _worker_state
+    return _worker_state
+
+
+def _encrypt_chunk(n: int, plaintexts: list[int], seed: bytes) -> list[int]:
+    key, obfuscator = _state(n)
     rho = obfuscator.draw(len(plaintexts), CSPRNG(seed))
     return [int(key.encrypt_raw(m, r)) for m, r in zip(plaintexts, rho, strict=True)]
+
+
+def _encrypt_chunk_opened(n: int, plaintexts: list[int], seed: bytes) -> list[tuple[int, int]]:
+    key, obfuscator = _state(n)
+    rho, alphas = obfuscator.draw_opened(len(plaintexts), CSPRNG(seed))
+    return [
+        (int(key.encrypt_raw(m, r)), int(a))
+        for m, r, a in zip(plaintexts, rho, alphas, strict=True)
+    ]
+
+
+def _powers_chunk(n: int, exponents: list[int]) -> list[int]:
+    _, obfuscator = _state(n)
+    obfuscator.extend(max(x.bit_length() for x in exponents))
+    return [int(obfuscator.power(x)) for x in exponents]
 
 
 class ParallelEncryptor:
@@ -119,6 +143,60 @@ class ParallelEncryptor:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def _chunks(self, count: int) -> list[tuple[int, int]]:
+        chunks = min(count, 2 * self.workers)  # two chunks per worker balances load
+        step = -(-count // chunks)
+        return [(i, min(i + step, count)) for i in range(0, count, step)]
+
+    def encrypt_opened(
+        self, plaintexts: Sequence[int], rng: RandomSource
+    ) -> tuple[list[Any], list[int]]:
+        """Like :meth:`encrypt`, also returning each obfuscator's opening ``alpha``.
+
+        For a client that proves plaintext knowledge (paillier.md §4.1); the
+        openings come back from the workers, which drew them from the chunk seeds.
+        """
+        self.start()
+        assert self._executor is not None
+        items = [int(m) for m in plaintexts]
+        if not items:
+            return [], []
+        futures = [
+            self._executor.submit(
+                _encrypt_chunk_opened,
+                self.public_key.n,
+                items[a:b],
+                rng.random_bytes(_SEED_SIZE),
+            )
+            for a, b in self._chunks(len(items))
+        ]
+        ciphertexts: list[Any] = []
+        openings: list[int] = []
+        for fut in futures:
+            for c, a in fut.result():
+                ciphertexts.append(gmpy2.mpz(c))
+                openings.append(a)
+        return ciphertexts, openings
+
+    def powers(self, exponents: Sequence[int]) -> list[Any]:
+        """Fixed-base powers ``h_s^x mod n^2`` computed on the workers, in order.
+
+        Used for the commitments of a proof of plaintext knowledge; each
+        worker extends its table to the longest exponent it is given.
+        """
+        self.start()
+        assert self._executor is not None
+        items = [int(x) for x in exponents]
+        if not items:
+            return []
+        if any(x < 0 for x in items):
+            raise ValueError("exponents must be non-negative")
+        futures = [
+            self._executor.submit(_powers_chunk, self.public_key.n, items[a:b])
+            for a, b in self._chunks(len(items))
+        ]
+        return [gmpy2.mpz(v) for fut in futures for v in fut.result()]
+
     def encrypt(self, plaintexts: Sequence[int], rng: RandomSource) -> list[Any]:
         """Encrypt ``plaintexts`` in parallel; return the ciphertexts in order.
 
@@ -134,13 +212,11 @@ class ParallelEncryptor:
         items = [int(m) for m in plaintexts]
         if not items:
             return []
-        chunks = min(len(items), 2 * self.workers)  # two chunks per worker balances load
-        step = -(-len(items) // chunks)
         futures = [
             self._executor.submit(
-                _encrypt_chunk, self.public_key.n, items[i : i + step], rng.random_bytes(_SEED_SIZE)
+                _encrypt_chunk, self.public_key.n, items[a:b], rng.random_bytes(_SEED_SIZE)
             )
-            for i in range(0, len(items), step)
+            for a, b in self._chunks(len(items))
         ]
         out: list[Any] = []
         for fut in futures:

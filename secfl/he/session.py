@@ -46,9 +46,11 @@ class PaillierRoundStats:
     """Costs of one round, for the round summary.
 
     Attributes:
-        encrypt_seconds: per client: quantise, pack, encrypt and sign.
+        encrypt_seconds: per client: quantise, pack, encrypt, prove (with
+            ``prove_inputs``) and sign.
         aggregate_seconds: aggregator time over all buckets (decode, check, multiply).
-        decrypt_seconds: decryptor time over all buckets (checks, policy, CRT decryption).
+        decrypt_seconds: decryptor time over all buckets (checks, proof
+            verification with ``prove_inputs``, policy, CRT decryption).
         bytes_per_client: encoded size of each client's input.
         bytes_to_decryptor: encoded size of all aggregates sent to the decryptor.
         ciphertexts_per_client: ciphertexts in one input.
@@ -77,14 +79,18 @@ class PaillierSecureSum:
         config: the shared parameters.
         keypair: the decryptor's keys; generated from ``rng`` when ``None``.
         sign_inputs: give every simulated client an Ed25519 identity key and
-            run the decryptor in signed mode (paillier.md §7.2). Recommended.
+            run the decryptor in signed mode (paillier.md §7.2). Recommended;
+            required by ``config.prove_inputs``, with which every client also
+            proves knowledge of its plaintexts and the decryptor verifies the
+            proofs (paillier.md §4.1, §7.4).
         rng: randomness for keys, identities, rounding and obfuscators (OS
             CSPRNG by default; seeded for reproducible simulations).
         clock: a monotonic clock for the timings (e.g. ``time.perf_counter``).
         parallel_workers: > 0 encrypts on that many worker processes.
 
     Raises:
-        ConfigurationError: if the keys do not match the configuration.
+        ConfigurationError: if the keys do not match the configuration, or
+            ``config.prove_inputs`` is set with ``sign_inputs=False``.
     """
 
     __slots__ = (
@@ -118,6 +124,8 @@ class PaillierSecureSum:
         config.check_key(keypair.public_key)
         if not isinstance(parallel_workers, int) or parallel_workers < 0:
             raise ConfigurationError("parallel_workers must be a non-negative integer")
+        if config.prove_inputs and not sign_inputs:
+            raise ConfigurationError("prove_inputs needs sign_inputs=True (proofs bind signers)")
         self.config = config
         self.keypair = keypair
         self.sign_inputs = bool(sign_inputs)
@@ -127,7 +135,10 @@ class PaillierSecureSum:
             keypair.public_key, config, forward_inputs=self.sign_inputs
         )
         self._decryptor = Decryptor(
-            keypair.private_key, config, client_keys={} if self.sign_inputs else None
+            keypair.private_key,
+            config,
+            client_keys={} if self.sign_inputs else None,
+            rng=self._rng,
         )
         self._pool = ObfuscatorPool(shared_fixed_base(keypair.public_key), rng=self._rng)
         self._parallel = (
@@ -137,7 +148,10 @@ class PaillierSecureSum:
         )
 
     def __repr__(self) -> str:
-        return f"PaillierSecureSum({self.config!r}, sign_inputs={self.sign_inputs})"
+        return (
+            f"PaillierSecureSum({self.config!r}, sign_inputs={self.sign_inputs},"
+            f" prove_inputs={self.config.prove_inputs})"
+        )
 
     def close(self) -> None:
         """Stop worker processes, if any."""

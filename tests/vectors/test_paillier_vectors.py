@@ -12,10 +12,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import secfl.errors
-from secfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, djn_base
+from secfl.crypto.paillier import (
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    StandardObfuscator,
+    djn_base,
+)
 from secfl.crypto.random import CSPRNG
 from secfl.errors import SecflError
-from secfl.he import Decryptor, PaillierAggregator, PaillierClient, PaillierConfig
+from secfl.he import (
+    Decryptor,
+    EncryptedInput,
+    PaillierAggregator,
+    PaillierClient,
+    PaillierConfig,
+)
 from secfl.types import ClientId
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,9 +82,22 @@ def test_key_loading_vectors(entry: dict[str, Any]) -> None:
 
 
 def test_every_invariant_has_a_failing_vector() -> None:
-    """INV-1 .. INV-10 of paillier.md each have a success: false case (INV-11 is local)."""
+    """INV-1 .. INV-10 and INV-12 of paillier.md have a success: false case (INV-11 is local)."""
     failing = {c["invariant"] for c in DOC["cases"] if not c["success"]}
-    assert {f"INV-{i}" for i in range(1, 11)} <= failing
+    assert {f"INV-{i}" for i in (*range(1, 11), 12)} <= failing
+
+
+def test_proof_vectors_carry_proofs() -> None:
+    """The proof cases really send proofs, in both randomness forms (format version 2)."""
+    case = next(c for c in DOC["cases"] if c["name"] == "proved_sum")
+    assert case["success"]
+    assert case["config"]["prove_inputs"] is True
+    encs = [op for op in case["operations"] if op["op"] == "encrypt"]
+    assert {op["obfuscator"] for op in encs} == {"fixed_base", "textbook"}
+    for op in encs:
+        msg = EncryptedInput.decode(bytes.fromhex(op["output"]))
+        assert msg.has_proof
+        assert msg.encode()[0] == 2
 
 
 def run_op(op: dict[str, Any], cfg: PaillierConfig, state: dict[str, Any]) -> None:
@@ -82,8 +106,14 @@ def run_op(op: dict[str, Any], cfg: PaillierConfig, state: dict[str, Any]) -> No
         signing = None
         if op["identity_seed"] is not None:
             signing = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(op["identity_seed"]))
+        obfuscator = StandardObfuscator(PK) if op["obfuscator"] == "textbook" else None
         client = PaillierClient(
-            PK, cfg, op["client"], rng=CSPRNG(bytes.fromhex(op["rng_seed"])), signing_key=signing
+            PK,
+            cfg,
+            op["client"],
+            rng=CSPRNG(bytes.fromhex(op["rng_seed"])),
+            signing_key=signing,
+            obfuscator=obfuscator,
         )
         if "update" in op:
             weight = None if op["weight"] is None else float.fromhex(op["weight"])

@@ -1,4 +1,4 @@
-"""Generate the packed Paillier test vectors (protocols/paillier.md §12).
+"""Generate the packed Paillier test vectors (protocols/paillier.md §13).
 
 Run from the repository root::
 
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from secfl.crypto.paillier import (  # noqa: E402
     PaillierKeyPair,
     PaillierPublicKey,
+    StandardObfuscator,
     djn_base,
     generate_keypair,
 )
@@ -117,6 +118,7 @@ class Case:
         weight: float | int | None = None,
         round: int = 1,
         signed: bool = False,
+        textbook: bool = False,
         cfg: PaillierConfig | None = None,
         key: PaillierKeyPair | None = None,
     ) -> EncryptedInput:
@@ -131,6 +133,7 @@ class Case:
             cid,
             rng=CSPRNG(rng_seed),
             signing_key=id_key if signed else None,
+            obfuscator=StandardObfuscator(kp.public_key) if textbook else None,
         )
         op: dict[str, Any] = {
             "op": "encrypt",
@@ -138,6 +141,7 @@ class Case:
             "round": round,
             "rng_seed": rng_seed.hex(),
             "identity_seed": id_seed.hex() if signed else None,
+            "obfuscator": "textbook" if textbook else "fixed_base",
         }
         if update is not None:
             msg = client.encrypt(np.array(update), round=round, weight=weight)
@@ -198,7 +202,14 @@ class Case:
             keys = None
             if signed_clients is not None:
                 keys = {ClientId(c): identity(c)[1].public_key() for c in signed_clients}
-            self.decryptor = Decryptor(self.kp.private_key, self.cfg, client_keys=keys)
+            # The batch coefficients of proof verification come from this seed; they
+            # never change an output, only (with probability 2^-128) a rejection.
+            self.decryptor = Decryptor(
+                self.kp.private_key,
+                self.cfg,
+                client_keys=keys,
+                rng=CSPRNG(seed_for(f"{self.name}/decryptor")),
+            )
         blob = aggregate if isinstance(aggregate, bytes) else aggregate.encode()
         op: dict[str, Any] = {
             "op": "decrypt",
@@ -273,6 +284,14 @@ def raw_input(case: Case, cid: int, slots: np.ndarray) -> EncryptedInput:
     )
 
 
+def resign(msg: EncryptedInput, cid: int, **changes: Any) -> EncryptedInput:
+    """Apply ``changes`` and sign the result with client ``cid``'s identity (a colluder's act)."""
+    from secfl.he._signatures import sign
+
+    changed = dataclasses.replace(msg, signature=None, **changes)
+    return dataclasses.replace(changed, signature=sign(identity(cid)[1], changed.body()))
+
+
 def base_params(**kw: Any) -> dict[str, Any]:
     params: dict[str, Any] = {
         "dimension": 12,
@@ -284,6 +303,7 @@ def base_params(**kw: Any) -> dict[str, Any]:
         "noise_bound": 0,
         "key_bits": KEY_BITS,
         "allow_insecure_key": True,
+        "prove_inputs": False,
     }
     params.update(kw)
     return params
@@ -389,6 +409,24 @@ def build() -> dict[str, Any]:
     a0, a1 = some(a0), some(a1)
     c.decrypt(a0)
     c.decrypt(a1)
+    cases.append(c.finish())
+
+    # 6. Proofs of plaintext knowledge: one fixed-base and one textbook client.
+    c = Case(
+        kp,
+        "proved_sum",
+        "signed inputs with proofs of plaintext knowledge (fixed-base and textbook forms)",
+        "INV-12",
+        base_params(prove_inputs=True),
+    )
+    assert c.cfg is not None
+    rows = quantized_rows(c.cfg, 3, "proved_sum")
+    agg = c.aggregate(
+        [c.encrypt(i + 1, r, signed=True, textbook=i == 1) for i, r in enumerate(rows)],
+        forward=True,
+    )
+    assert agg is not None
+    c.decrypt(agg, signed_clients=[1, 2, 3])
     cases.append(c.finish())
 
     # ---- failing cases: one per invariant -------------------------------------------------
@@ -618,6 +656,62 @@ def build() -> dict[str, Any]:
     c.decrypt(agg, signed_clients=[1, 2], expect_error=InvariantViolationError)
     cases.append(c.finish())
 
+    c = Case(
+        kp,
+        "bad_proof",
+        "a client alters its proof's first z_m response and re-signs: the decryptor refuses",
+        "INV-12",
+        base_params(prove_inputs=True),
+    )
+    assert c.cfg is not None
+    rows = quantized_rows(c.cfg, 2, "badproof")
+    msgs = [c.encrypt(i + 1, r, signed=True) for i, r in enumerate(rows)]
+    half = pk.ciphertext_size // 2
+    zm_at = msgs[1].count * pk.ciphertext_size  # z_m fields follow the commitments
+    zm = int.from_bytes(msgs[1].proof[zm_at : zm_at + half], "big")
+    bad_proof = (
+        msgs[1].proof[:zm_at]
+        + ((zm + 1) % pk.n).to_bytes(half, "big")
+        + msgs[1].proof[zm_at + half :]
+    )
+    agg = c.aggregate([msgs[0], resign(msgs[1], 2, proof=bad_proof)], forward=True)
+    assert agg is not None
+    c.decrypt(agg, signed_clients=[1, 2], expect_error=InvariantViolationError)
+    cases.append(c.finish())
+
+    c = Case(
+        kp,
+        "proof_copied_to_other_signer",
+        "client 3 re-signs client 1's ciphertexts and proof as its own: the proof is bound to 1",
+        "INV-12",
+        base_params(prove_inputs=True),
+    )
+    assert c.cfg is not None
+    rows = quantized_rows(c.cfg, 2, "copied")
+    msgs = [c.encrypt(i + 1, r, signed=True) for i, r in enumerate(rows)]
+    copy = resign(msgs[0], 3, client=ClientId(3))
+    agg = c.aggregate([msgs[1], copy], forward=True)
+    assert agg is not None
+    c.decrypt(agg, signed_clients=[1, 2, 3], expect_error=InvariantViolationError)
+    cases.append(c.finish())
+
+    c = Case(
+        kp,
+        "missing_proof",
+        "an input without a proof where prove_inputs is on: the aggregator refuses it",
+        "INV-12",
+        base_params(prove_inputs=True),
+    )
+    assert c.cfg is not None
+    rows = quantized_rows(c.cfg, 2, "noproof")
+    msgs = [c.encrypt(i + 1, r, signed=True) for i, r in enumerate(rows)]
+    c.aggregate(
+        [msgs[0], resign(msgs[1], 2, proof_form=0, proof=b"")],
+        forward=True,
+        expect_error=InvariantViolationError,
+    )
+    cases.append(c.finish())
+
     # Key loading: a 1024-bit key is refused unless test-only keys are allowed.
     key_cases = []
     for name, text, bits, allow, err in [
@@ -649,9 +743,9 @@ def build() -> dict[str, Any]:
         key_cases.append(entry)
 
     return {
-        "description": "Packed Paillier aggregation (protocols/paillier.md), version 1",
+        "description": "Packed Paillier aggregation (protocols/paillier.md), version 2",
         "generator": "protocols/vectors/paillier/generate.py",
-        "version": 1,
+        "version": 2,
         "test_only_key": {
             "WARNING": "TEST-ONLY 1024-BIT KEY WITH ITS FACTORS PUBLISHED."
             " NEVER USE IT OUTSIDE TESTS.",

@@ -621,7 +621,8 @@ def test_undecodable_messages(paillier_2048: PaillierKeyPair) -> None:
         good + b"\x00",  # trailing byte
         good[:40],  # truncated header
         good[:-100] + b"\x00",  # truncated ciphertexts
-        b"\x02" + good[1:],  # unknown version
+        b"\x01" + good[1:],  # format version 1 (before proofs) is refused
+        b"\x03" + good[1:],  # unknown version
         good[:1] + b"\x02" + good[2:],  # wrong message type
         b"",
     ]

@@ -34,8 +34,8 @@ def test_bucketed_weighted_round(paillier_2048: PaillierKeyPair) -> None:
         assert agg.total_weight == pytest.approx(sum(ws[i] for i in members), abs=1e-3)
     stats = result.stats
     assert set(stats.bytes_per_client) == set(ids)
-    # Header, ciphertexts and a signature: the wire size is fixed by the layout.
-    expected = 56 + cfg.num_ciphertexts * paillier_2048.public_key.ciphertext_size + 1 + 64
+    # Header, ciphertexts, the proof form byte (no proof) and a signature: fixed by the layout.
+    expected = 56 + cfg.num_ciphertexts * paillier_2048.public_key.ciphertext_size + 1 + 1 + 64
     assert set(stats.bytes_per_client.values()) == {expected}
     assert stats.bytes_to_decryptor > 7 * expected  # signed inputs are forwarded
     assert all(t == 1.0 for t in stats.encrypt_seconds.values())  # one tick per client
