@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from secfl.errors import ConfigurationError, SecflError
+from secfl.errors import ConfigurationError, DataNotFoundError, SecflError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -278,6 +278,9 @@ def run_cell(profile: BenchProfile, cell: Cell, out: Path, data_dir: str | None)
     start = time.perf_counter()
     try:
         result = run(profile.cell_config(cell), run_dir=run_dir, data_dir=data_dir)
+    except DataNotFoundError:
+        # Where the data lives is the machine's business, not the cell's: never cache it.
+        raise
     except ConfigurationError as exc:
         return CellResult(
             **base, status="refused", note=str(exc), wall_time=time.perf_counter() - start
@@ -382,8 +385,12 @@ def run_benchmark(
                 pool.submit(_worker, (profile, cell, str(out_path), data_dir)): cell
                 for cell in pending
             }
-            for future in futures.as_completed(submitted):
-                finish(submitted[future], CellResult(**future.result()))
+            try:
+                for future in futures.as_completed(submitted):
+                    finish(submitted[future], CellResult(**future.result()))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     return [results[c] for c in todo if c in results]
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from secfl.bench import load_profile, run_benchmark, write_outputs
 from secfl.bench.attacks import cell_key
 from secfl.cli import app
-from secfl.errors import ConfigurationError
+from secfl.errors import ConfigurationError, DataNotFoundError
 
 PROFILE = """
 [bench]
@@ -132,3 +132,19 @@ def test_bad_profiles_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"run\.rounds"):
         load_profile(bad)
     assert load_profile("quick").name == "attacks_quick"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_missing_dataset_stops_the_run_and_caches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    # A missing dataset is the machine's problem, not the cell's: the run stops with
+    # the loader's error instead of caching every cell as "refused".
+    monkeypatch.delenv("SECFL_DATA_DIR", raising=False)
+    path = tmp_path / "mnist.toml"
+    path.write_text(PROFILE.replace('dataset = "digits"', 'dataset = "mnist"'))
+    profile = load_profile(path)
+    out = tmp_path / "out"
+    with pytest.raises(DataNotFoundError, match="mnist"):
+        run_benchmark(profile, out, data_dir=str(tmp_path / "empty"), jobs=jobs)
+    assert list((out / "cells").iterdir()) == []
