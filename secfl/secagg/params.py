@@ -116,6 +116,11 @@ class SecAggParams:
             n - 1) for the complete graph.
         malicious: the malicious-server variant (default): Ed25519 signatures
             on advertised keys, the ConsistencyCheck round and t > holders/2.
+        corrupt: c, how many clients of any holder set may collude with the
+            server (secagg.md §9.2, A4). The default threshold becomes
+            ``floor((holders + c) / 2) + 1``; the malicious variant requires
+            ``2t > holders + c`` and every variant ``t > c`` (c corrupted holders
+            alone never reach a secret). 0 (default) assumes no collusion.
 
     Raises:
         ConfigurationError: if a value is out of range or unsafe.
@@ -127,6 +132,7 @@ class SecAggParams:
     graph: GraphKind | str = GraphKind.COMPLETE
     degree: int | None = None
     malicious: bool = True
+    corrupt: int = 0
 
     def __post_init__(self) -> None:
         n = self.num_clients
@@ -154,15 +160,24 @@ class SecAggParams:
                 )
         object.__setattr__(self, "degree", degree)
         holders = degree + 1
-        threshold = holders // 2 + 1 if self.threshold is None else self.threshold
+        c = self.corrupt
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < holders:
+            raise ConfigurationError(
+                f"corrupt must be an integer in [0, {holders - 1}] (fewer than the holders)"
+            )
+        threshold = (holders + c) // 2 + 1 if self.threshold is None else self.threshold
         if isinstance(threshold, bool) or not isinstance(threshold, int):
             raise ConfigurationError("threshold must be an integer")
         if not 1 <= threshold <= holders:
             raise ConfigurationError(f"threshold must be in [1, {holders}] (the holders)")
-        if self.malicious and 2 * threshold <= holders:
-            # secagg.md INV-6: t > holders / 2 against a malicious server.
+        if threshold <= c:
+            # secagg.md §9.1: c colluding holders must not reach a secret on their own.
+            raise ConfigurationError(f"threshold must exceed corrupt = {c}")
+        if self.malicious and 2 * threshold <= holders + c:
+            # secagg.md INV-6 and (A4): t > (holders + c) / 2 against a malicious server.
             raise ConfigurationError(
-                f"the malicious-server variant needs threshold > holders / 2 = {holders / 2}"
+                "the malicious-server variant needs threshold > (holders + corrupt) / 2"
+                f" = {(holders + c) / 2}"
             )
         object.__setattr__(self, "threshold", threshold)
         if not isinstance(self.malicious, bool):

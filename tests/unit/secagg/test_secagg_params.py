@@ -56,11 +56,29 @@ def test_defaults_follow_the_spec() -> None:
         {"num_clients": 10, "bits": 1},
         {"num_clients": 10, "bits": 65},
         {"num_clients": True},
+        {"num_clients": 10, "corrupt": -1},
+        {"num_clients": 10, "corrupt": True},
+        {"num_clients": 10, "corrupt": 10},  # as many as the holders
+        {"num_clients": 10, "corrupt": 2, "threshold": 6},  # A4: 2t > n + c
+        {"num_clients": 10, "corrupt": 3, "threshold": 3, "malicious": False},  # t <= c
     ],
 )
 def test_invalid_parameters_are_configuration_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         SecAggParams(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("n", "graph", "c"), [(10, "complete", 3), (100, "harary", 2), (50, "harary", 5)]
+)
+def test_default_threshold_meets_the_corruption_bound(n: int, graph: str, c: int) -> None:
+    # secagg.md A4: 2t > holders + c, with the smallest such t (the most dropouts tolerated).
+    p = SecAggParams(num_clients=n, graph=graph, corrupt=c)
+    assert 2 * p.t > p.holders + c
+    assert 2 * (p.t - 1) <= p.holders + c
+    assert SecAggParams(num_clients=n, graph=graph, corrupt=c, threshold=p.t).t == p.t
+    with pytest.raises(ConfigurationError, match="corrupt"):
+        SecAggParams(num_clients=n, graph=graph, corrupt=c, threshold=p.t - 1)
 
 
 def test_honest_mode_allows_low_threshold() -> None:
