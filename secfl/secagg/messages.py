@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias, TypeVar
@@ -125,23 +126,28 @@ def _check_header(msg: Any, party_field: str) -> int:
 # The server builds one request per client around the same survivor tuple; the
 # tuple is immutable, so validating it once per object (identity, not equality)
 # is enough. Entries hold a reference, so an id is never reused while cached.
+# A lock keeps the cache consistent when messages are built from several threads.
 _VALIDATED_IDS: dict[int, tuple[int, ...]] = {}
+_VALIDATED_LOCK = threading.Lock()
 
 
 def _check_increasing(name: str, ids: Sequence[int], party: int | None) -> None:
     if not isinstance(ids, tuple):
         raise _fail(f"{name} must be a tuple", party)
-    if len(ids) > 64 and _VALIDATED_IDS.get(id(ids)) is ids:
-        return
+    if len(ids) > 64:
+        with _VALIDATED_LOCK:
+            if _VALIDATED_IDS.get(id(ids)) is ids:
+                return
     previous = -1
     for value in ids:
         if type(value) is not int or value <= previous or value > MAX_CLIENT_ID:
             raise _fail(f"{name} must be strictly increasing uint64 client ids", party)
         previous = value
     if len(ids) > 64:
-        if len(_VALIDATED_IDS) >= 8:
-            _VALIDATED_IDS.pop(next(iter(_VALIDATED_IDS)))
-        _VALIDATED_IDS[id(ids)] = ids
+        with _VALIDATED_LOCK:
+            while len(_VALIDATED_IDS) >= 8:
+                _VALIDATED_IDS.pop(next(iter(_VALIDATED_IDS)))
+            _VALIDATED_IDS[id(ids)] = ids
 
 
 def _header(msg: Any, party: int) -> bytes:

@@ -254,3 +254,37 @@ def test_repr_hides_shares_and_ciphertexts() -> None:
     box = EncryptedShare(peer=1, ciphertext=bytes(CIPHERTEXT_SIZE))
     assert bytes(range(36)).hex() not in repr(share)
     assert "ciphertext" not in repr(box)
+
+
+def test_survivor_validation_is_safe_from_several_threads() -> None:
+    # The validated-ids cache is shared: concurrent construction must neither raise
+    # an untyped error nor accept a malformed list.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from secfl.secagg.messages import UnmaskRequest
+    from secfl.types import ClientId
+
+    def build(seed: int) -> int:
+        made = 0
+        for j in range(200):
+            survivors = tuple(ClientId(seed * 10_000 + j * 100 + i) for i in range(80))
+            UnmaskRequest(
+                session_id=bytes(32),
+                round_id=1,
+                receiver=survivors[0],
+                survivors=survivors,
+                dropped=(),
+            )
+            made += 1
+        with pytest.raises(MalformedMessageError):
+            UnmaskRequest(
+                session_id=bytes(32),
+                round_id=1,
+                receiver=ClientId(1),
+                survivors=tuple(ClientId(i) for i in range(80, 0, -1)),
+                dropped=(),
+            )
+        return made
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(build, range(16))) == 16 * 200
