@@ -174,6 +174,7 @@ def build_protection(
             key_bits=p.key_bits,
             min_contributors=p.min_contributors,
             sign_inputs=p.sign_inputs,
+            prove_inputs=p.prove_inputs,
             parallel_workers=p.parallel_workers,
         )
     raise ConfigurationError(f"protection.kind {p.kind!r} is not available")

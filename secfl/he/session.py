@@ -54,6 +54,10 @@ class PaillierRoundStats:
         bytes_per_client: encoded size of each client's input.
         bytes_to_decryptor: encoded size of all aggregates sent to the decryptor.
         ciphertexts_per_client: ciphertexts in one input.
+        prove_seconds: per client, the part of ``encrypt_seconds`` spent
+            proving plaintext knowledge (empty without ``prove_inputs``).
+        verify_seconds: the part of ``decrypt_seconds`` spent verifying the
+            proofs (0 without ``prove_inputs``).
     """
 
     encrypt_seconds: Mapping[ClientId, float]
@@ -62,6 +66,8 @@ class PaillierRoundStats:
     bytes_per_client: Mapping[ClientId, int]
     bytes_to_decryptor: int
     ciphertexts_per_client: int
+    prove_seconds: Mapping[ClientId, float] = field(default_factory=dict)
+    verify_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +145,7 @@ class PaillierSecureSum:
             config,
             client_keys={} if self.sign_inputs else None,
             rng=self._rng,
+            clock=clock,
         )
         self._pool = ObfuscatorPool(shared_fixed_base(keypair.public_key), rng=self._rng)
         self._parallel = (
@@ -223,6 +230,7 @@ class PaillierSecureSum:
         pk = self.keypair.public_key
         encoded: dict[ClientId, bytes] = {}
         enc_time: dict[ClientId, float] = {}
+        prove_time: dict[ClientId, float] = {}
         for idx, cid in enumerate(cids):
             start = self._now()
             client = PaillierClient(
@@ -233,12 +241,16 @@ class PaillierSecureSum:
                 obfuscator=self._pool,
                 rng=self._rng,
                 parallel=self._parallel,
+                clock=self._clock,
             )
             weight = None if weights is None else float(weights[idx])
             encoded[cid] = client.encrypt(updates[idx], round=round, weight=weight).encode()
             enc_time[cid] = self._now() - start
+            if self.config.prove_inputs:
+                prove_time[cid] = client.proof_seconds
         agg_time = dec_time = 0.0
         to_decryptor = 0
+        verified_before = self._decryptor.proof_seconds
         results = []
         for bucket, group in enumerate(groups):
             start = self._now()
@@ -262,5 +274,7 @@ class PaillierSecureSum:
                 bytes_per_client={c: len(b) for c, b in encoded.items()},
                 bytes_to_decryptor=to_decryptor,
                 ciphertexts_per_client=self.config.num_ciphertexts,
+                prove_seconds=prove_time,
+                verify_seconds=self._decryptor.proof_seconds - verified_before,
             ),
         )

@@ -39,6 +39,33 @@ def test_paillier_equals_plain_up_to_quantisation(tmp_path: Path) -> None:
     assert protected.final.participants == (0, 1, 2, 3)
 
 
+def test_paillier_with_proofs_equals_without_and_reports_proof_times(tmp_path: Path) -> None:
+    """``protection.prove_inputs``: the same training (same seed), plus proof timings.
+
+    The engine refuses keys below 2048 bits (there is no insecure-key switch in a run
+    config), so this runs at 2048 bits like the test above. Stochastic rounding draws
+    from the OS CSPRNG, so two runs agree up to quantisation, not bit for bit.
+    """
+    raw = with_protection(kind="paillier", clip=1.0, value_bits=24, min_contributors=2)
+    raw["run"] = {**raw["run"], "seed": 11}
+    without = run(raw, run_dir=tmp_path / "without")
+    raw["protection"] = {**raw["protection"], "prove_inputs": True}
+    proved = run(raw, run_dir=tmp_path / "proved")
+    assert proved.config.protection.prove_inputs
+    assert np.max(np.abs(proved.weights - without.weights)) < 1e-4
+    assert len(proved.metrics) == 2
+    for with_proofs, plain in zip(proved.metrics, without.metrics, strict=True):
+        assert with_proofs.participants == plain.participants == (0, 1, 2, 3)
+        stats = with_proofs.protection
+        # Proof generation and verification are parts of the encryption and decryption times.
+        assert 0 < stats["prove_seconds_per_client"] < stats["encrypt_seconds_per_client"]
+        assert 0 < stats["verify_seconds"] < stats["decrypt_seconds"]
+        # Each ciphertext gains a commitment, z_m and z_r: the input is about 3x larger.
+        assert 2.5 < stats["bytes_per_client"] / plain.protection["bytes_per_client"] < 3.5
+        assert "prove_seconds_per_client" not in plain.protection
+        assert "verify_seconds" not in plain.protection
+
+
 def test_paillier_refuses_sums_below_min_contributors(tmp_path: Path) -> None:
     raw = with_protection(kind="paillier", min_contributors=3)
     raw["server"] = {"fraction": 0.5}  # 2 of the 4 clients per round

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from secfl.errors import ConfigurationError
-from secfl.federation.config import RunConfig, apply_overrides, load_config
+from secfl.federation.config import ProtectionSection, RunConfig, apply_overrides, load_config
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -52,12 +52,38 @@ def test_examples_parse_and_survive_a_toml_round_trip(name: str, tmp_path: Path)
         ({"model": {"kind": "linear"}}, "regression"),
         ({"aggregator": {"rule": "krumm"}}, "aggregator.rule 'krumm' is unknown"),
         ({"protection": {"bits": 4}}, "protection.bits"),
+        (
+            {"protection": {"kind": "paillier", "prove_inputs": "yes"}},
+            "protection.prove_inputs must be true or false",
+        ),
+        (
+            {"protection": {"kind": "paillier", "prove_inputs": 1}},
+            "protection.prove_inputs must be true or false",
+        ),
+        (
+            {"protection": {"kind": "secagg", "prove_inputs": True}},
+            "protection.prove_inputs applies only to kind = 'paillier'",
+        ),
+        (
+            {"protection": {"kind": "paillier", "prove_inputs": True, "sign_inputs": False}},
+            "protection.prove_inputs needs protection.sign_inputs = true",
+        ),
         ({"server": 3}, "server must be a table"),
     ],
 )
 def test_bad_configs_name_the_key(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         RunConfig.from_dict(raw)
+
+
+def test_prove_inputs_defaults_off_and_is_typed() -> None:
+    """``protection.prove_inputs``: off by default (cost), a bool, passed to the protection."""
+    assert RunConfig.from_dict({}).protection.prove_inputs is False
+    config = RunConfig.from_dict({"protection": {"kind": "paillier", "prove_inputs": True}})
+    assert config.protection.prove_inputs is True
+    assert "prove_inputs = true" in config.to_toml()
+    with pytest.raises(ConfigurationError, match=r"protection\.prove_inputs must be true or false"):
+        ProtectionSection(kind="paillier", prove_inputs=1)  # type: ignore[arg-type]
 
 
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Most tests use the session's TEST-ONLY 512-bit key (factors of 256 bits, above t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import gmpy2
@@ -457,9 +458,19 @@ def test_session_with_proofs(paillier_512: PaillierKeyPair) -> None:
     rng = CSPRNG(8)
     xs = [(rng.uniform(D) * 2 - 1).astype(np.float32) for _ in range(6)]
     ws = [1.0, 2.0, 3.0, 1.5, 0.5, 4.0]
-    with PaillierSecureSum(cfg, keypair=paillier_512, rng=CSPRNG(9)) as session:
+    ticks = itertools.count()
+    with PaillierSecureSum(
+        cfg, keypair=paillier_512, rng=CSPRNG(9), clock=lambda: float(next(ticks))
+    ) as session:
         session.precompute(6)
         result = session.sums(1, xs, list(range(6)), weights=ws, buckets=[[0, 2, 4], [1, 3, 5]])
+    # The clock advances one tick per reading: a client reads it at its start, around its
+    # proof and at its end (3 ticks, 1 of them proving); the decryptor around each proof.
+    assert result.stats.prove_seconds == dict.fromkeys(range(6), 1.0)
+    assert all(t == 3.0 for t in result.stats.encrypt_seconds.values())
+    assert result.stats.verify_seconds == 6.0
+    assert result.stats.decrypt_seconds == 2 * (3 * 2 + 1)
+    assert session.decryptor.proof_seconds == 6.0
     for agg, members in zip(result.aggregates, [[0, 2, 4], [1, 3, 5]], strict=True):
         truth = sum(ws[i] * xs[i].astype(np.float64) for i in members)
         assert np.max(np.abs(agg.values - truth)) <= len(members) * cfg.values.step
