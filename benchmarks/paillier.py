@@ -16,9 +16,13 @@ One run measures, side by side on the same machine and key size:
   online cost once obfuscators were computed off the critical path), parallel
   encryption over worker processes, and signed inputs (Ed25519 plus the
   decryptor's verification and re-multiplication).
+* **proofs of plaintext knowledge** (``prove_inputs``, paillier.md §4.1) at
+  16-bit values: a full signed round with proofs right after the same round
+  without, so the client's and the decryptor's slow-downs are ratios from one
+  run; proof generation and batch verification are also timed on their own.
 * **TenSEAL CKKS** (approximate arithmetic, 8192 slots) if it is installed.
 
-Usage: ``python -m benchmarks paillier [--quick] [--d D] [--n N]``. Writes
+Usage: ``python -m benchmarks paillier [--quick] [--d D] [--n N] [--note TEXT]``. Writes
 ``benchmarks/results/paillier.json`` and ``paillier.md``. Wall-clock times
 on a shared machine are noisy: compare the ratios, which are measured in the
 same run.
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from secfl.crypto import paillier_pok
 from secfl.crypto.paillier import (
     ObfuscatorPool,
     PaillierKeyPair,
@@ -120,29 +125,45 @@ def run_round(
     signed: bool = False,
     label: str,
 ) -> dict[str, Any]:
-    """A full round: every client encrypts, the aggregator adds, the decryptor decrypts."""
+    """A full round: every client encrypts, the aggregator adds, the decryptor decrypts.
+
+    With ``cfg.prove_inputs`` (needs ``signed``) the clients also prove plaintext
+    knowledge and the decryptor verifies; both meter that part with ``perf_counter``.
+    """
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     pk = kp.public_key
     n = len(xs)
     identities = {i: Ed25519PrivateKey.generate() for i in range(n)} if signed else {}
-    shared_fixed_base(pk)  # build the public table outside the timed region
+    table = shared_fixed_base(pk)  # build the public table outside the timed region
+    if cfg.prove_inputs:
+        table.extend(paillier_pok.sigma_bits(pk))  # rows for the commitments, also public
+    clock = time.perf_counter if cfg.prove_inputs else None
     cpu0 = time.process_time()
     enc_wall: list[float] = []
     enc_cpu: list[float] = []
+    prove_wall: list[float] = []
     blobs: list[bytes] = []
     for i, x in enumerate(xs):
-        client = PaillierClient(pk, cfg, i, rng=CSPRNG(100 + i), signing_key=identities.get(i))
+        client = PaillierClient(
+            pk, cfg, i, rng=CSPRNG(100 + i), signing_key=identities.get(i), clock=clock
+        )
         msg, wall, cpu = timed(lambda c=client, x=x: c.encrypt(x, round=1).encode())
         enc_wall.append(wall)
         enc_cpu.append(cpu)
+        prove_wall.append(client.proof_seconds)
         blobs.append(msg)
     aggregator = PaillierAggregator(pk, cfg, forward_inputs=signed)
     agg, agg_wall, agg_cpu = timed(
         lambda: aggregator.aggregate([EncryptedInput.decode(b) for b in blobs], round=1).encode()
     )
     keys = {i: k.public_key() for i, k in identities.items()} if signed else None
-    decryptor = Decryptor(kp.private_key, cfg, client_keys=keys)  # type: ignore[arg-type]
+    decryptor = Decryptor(
+        kp.private_key,
+        cfg,
+        client_keys=keys,  # type: ignore[arg-type]
+        clock=clock,
+    )
     result, dec_wall, dec_cpu = timed(lambda: decryptor.decrypt(EncryptedAggregate.decode(agg)))
     round_cpu = time.process_time() - cpu0
     truth = np.sum([np.clip(x.astype(np.float64), -cfg.clip, cfg.clip) for x in xs], axis=0)
@@ -150,7 +171,15 @@ def run_round(
     if error > n * cfg.values.step:
         raise AssertionError(f"{label}: decrypted sum off by {error}")
     per_client = statistics.median(enc_wall)
+    proofs: dict[str, Any] = {}
+    if cfg.prove_inputs:
+        proofs = {
+            "prove_s_per_client": statistics.median(prove_wall),
+            "verify_s": decryptor.proof_seconds,
+            "verify_s_per_input": decryptor.proof_seconds / n,
+        }
     return {
+        **proofs,
         "method": label,
         "slot_bits": cfg.slot_bits,
         "value_bits": cfg.value_bits,
@@ -292,6 +321,54 @@ def fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def proof_ratios(without: dict[str, Any], proved: dict[str, Any]) -> dict[str, Any]:
+    """Costs of ``prove_inputs``: the two signed 16-bit rows of one run, as ratios."""
+    return {
+        "without": without["method"],
+        "with": proved["method"],
+        "client_wall_ratio": proved["encrypt_s_per_client"] / without["encrypt_s_per_client"],
+        "client_cpu_ratio": proved["encrypt_cpu_s_per_client"]
+        / without["encrypt_cpu_s_per_client"],
+        "prove_share_of_client": proved["prove_s_per_client"] / proved["encrypt_s_per_client"],
+        "decryptor_ratio": proved["decrypt_s"] / without["decrypt_s"],
+        "verify_share_of_decryptor": proved["verify_s"] / proved["decrypt_s"],
+        "aggregator_ratio": proved["aggregate_s"] / without["aggregate_s"],
+        "bytes_ratio": proved["bytes_per_client"] / without["bytes_per_client"],
+        "round_cpu_ratio": proved["round_cpu_s"] / without["round_cpu_s"],
+    }
+
+
+def render_proofs(proofs: dict[str, Any], n: int) -> list[str]:
+    w, p, r = proofs["rows"]["without"], proofs["rows"]["with"], proofs["ratios"]
+    return [
+        "",
+        "## Proofs of plaintext knowledge (16-bit values, signed inputs)",
+        "",
+        "`prove_inputs` (protocols/paillier.md §4.1, §7.4): both rounds measured one after the"
+        " other in this run; the ratios are the result, the seconds depend on the machine.",
+        "",
+        "| cost | without proofs | with proofs | ratio |",
+        "|---|---|---|---|",
+        f"| client encrypt + sign, s (median wall) | {fmt(w['encrypt_s_per_client'])} |"
+        f" {fmt(p['encrypt_s_per_client'])} | {r['client_wall_ratio']:.2f}x |",
+        f"| client encrypt + sign, CPU s (median) | {fmt(w['encrypt_cpu_s_per_client'])} |"
+        f" {fmt(p['encrypt_cpu_s_per_client'])} | {r['client_cpu_ratio']:.2f}x |",
+        f"| of which proving, s (median wall) | – | {fmt(p['prove_s_per_client'])} |"
+        f" {r['prove_share_of_client']:.0%} of the client |",
+        f"| bytes per client | {fmt(w['bytes_per_client'])} | {fmt(p['bytes_per_client'])} |"
+        f" {r['bytes_ratio']:.2f}x |",
+        f"| aggregator s (N = {n} inputs) | {fmt(w['aggregate_s'])} | {fmt(p['aggregate_s'])} |"
+        f" {r['aggregator_ratio']:.2f}x |",
+        f"| decryptor s (N = {n} inputs) | {fmt(w['decrypt_s'])} | {fmt(p['decrypt_s'])} |"
+        f" {r['decryptor_ratio']:.2f}x |",
+        f"| of which proof verification, s | – | {fmt(p['verify_s'])}"
+        f" ({fmt(p['verify_s_per_input'])} per input) |"
+        f" {r['verify_share_of_decryptor']:.0%} of the decryptor |",
+        f"| full round CPU s | {fmt(w['round_cpu_s'])} | {fmt(p['round_cpu_s'])} |"
+        f" {r['round_cpu_ratio']:.2f}x |",
+    ]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     p = report["parameters"]
     lines = [
@@ -300,6 +377,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"d = {p['d']:,} values per client, N = {p['n']} clients, {p['key_bits']}-bit key,"
         f" {p['cpus']} CPUs, Python {p['python']}, gmpy2 {p['gmpy2']}."
         + (" **Quick mode.**" if p["quick"] else ""),
+        *(["", f"Machine: {p['note']}"] if p.get("note") else []),
         "",
         "Rows marked *extrapolated* were timed on a sample and scaled linearly to d values.",
         "Times are wall-clock seconds on a shared machine; the ratios come from the same run.",
@@ -337,6 +415,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {row['method']} | {fmt(row['encrypt_s_per_client'])} | {fmt(row['values_per_s'])} |"
             f" {fmt(row['values_per_s'] / naive)} | {'; '.join(note)} |"
         )
+    if report.get("proofs"):
+        lines += render_proofs(report["proofs"], p["n"])
     t = report["targets"]
     lines += [
         "",
@@ -367,6 +447,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="processes for parallel encryption")
     parser.add_argument("--no-tenseal", action="store_true", help="skip TenSEAL CKKS")
+    parser.add_argument(
+        "--note", default="", help="recorded with the results, e.g. what else loaded the machine"
+    )
     args = parser.parse_args(argv)
     d = args.d or (10_000 if args.quick else 100_000)
     n = args.n or (3 if args.quick else 10)
@@ -392,6 +475,28 @@ def main(argv: list[str]) -> int:
     )
     signed = run_round(kp, cfg16, xs, signed=True, label="secfl packed 16-bit, signed inputs")
     packed.append(signed)
+    cfg16_proofs = PaillierConfig(
+        dimension=d,
+        clip=1.0,
+        max_clients=n,
+        min_contributors=min(n, 3),
+        value_bits=16,
+        prove_inputs=True,
+    )
+    proved = run_round(
+        kp, cfg16_proofs, xs, signed=True, label="secfl packed 16-bit, signed inputs + proofs"
+    )
+    packed.append(proved)
+    proofs = {
+        "rows": {"without": signed, "with": proved},
+        "ratios": proof_ratios(signed, proved),
+    }
+    ratios = proofs["ratios"]
+    print(
+        f"  proofs: client {ratios['client_wall_ratio']:.2f}x,"
+        f" decryptor {ratios['decryptor_ratio']:.2f}x, bytes {ratios['bytes_ratio']:.2f}x",
+        flush=True,
+    )
     extra = [] if args.no_tenseal else [bench_tenseal(d, n)]
     variants = bench_obfuscator_variants(kp, cfg16, xs[0], 30 if args.quick else 100, args.workers)
     row16 = packed[1]
@@ -406,11 +511,13 @@ def main(argv: list[str]) -> int:
             "python": platform.python_version(),
             "gmpy2": gmpy2.version(),
             "keygen_s": keygen_s,
+            "note": args.note,
         },
         "naive": naive,
         "packed": packed,
         "extra": extra,
         "variants": variants,
+        "proofs": proofs,
         "targets": {
             "speedup_16": row16["values_per_cpu_s"] / naive["values_per_cpu_s"],
             "speedup_16_wall": row16["values_per_s"] / naive["values_per_s"],
