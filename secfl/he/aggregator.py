@@ -1,4 +1,4 @@
-"""The aggregator role: multiply ciphertexts, never decrypt (paillier.md §6.3).
+"""The aggregator role: multiply ciphertexts, never decrypt (paillier.md §6.2).
 
 Theory of operation: the aggregator holds only the public key. It checks each
 :class:`~secfl.he.messages.EncryptedInput` against the key, layout and round
