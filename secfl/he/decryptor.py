@@ -298,13 +298,15 @@ class Decryptor:
         if counter < cfg.min_contributors:
             if counter != k:  # the contributor list was a lie: fail closed as well
                 rec.state = RoundState.ABORTED
+            # The decrypted counter stays out of the message: an aggregator that can
+            # craft ciphertexts would otherwise read a slot of its choice through it.
             raise ThresholdNotMetError(
-                f"counter slot says {counter} contributors;"
-                f" at least {cfg.min_contributors} are required"
+                f"the counter slot is below the policy: at least {cfg.min_contributors}"
+                " contributors are required"
             )
         if counter != k:
             raise InvariantViolationError(
-                f"counter slot ({counter}) disagrees with the {k} listed contributors (INV-9)",
+                f"the counter slot disagrees with the {k} listed contributors (INV-9)",
                 peer=AGGREGATOR,
             )
         plaintexts = [

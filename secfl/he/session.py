@@ -144,7 +144,9 @@ class PaillierSecureSum:
             keypair.private_key,
             config,
             client_keys={} if self.sign_inputs else None,
-            rng=self._rng,
+            # The verifier's batch coefficients come from its own OS CSPRNG, never from
+            # the (possibly seeded) randomness of the simulated clients.
+            rng=CSPRNG(),
             clock=clock,
         )
         self._pool = ObfuscatorPool(shared_fixed_base(keypair.public_key), rng=self._rng)

@@ -772,3 +772,24 @@ def test_gmpy2_values_survive_message_round_trip(paillier_2048: PaillierKeyPair)
     values = inp.ciphertext_values()
     assert all(0 < v < paillier_2048.public_key.nsquare for v in values)
     assert all(gmpy2.gcd(v, paillier_2048.public_key.n) == 1 for v in values)
+
+
+@pytest.mark.parametrize("forged_counter", [2, 777])
+def test_refusals_do_not_reveal_the_decrypted_counter(
+    paillier_2048: PaillierKeyPair, forged_counter: int
+) -> None:
+    """An aggregator that crafts ciphertexts must not read the counter slot through errors.
+
+    Shifting a victim's slot into the counter position is a plaintext multiplication,
+    so an error that printed the counter would be a decryption oracle for any slot.
+    """
+    cfg = config(min_contributors=5)
+    client = PaillierClient(paillier_2048.public_key, cfg, 1, rng=CSPRNG(5))
+    slots = client.slots(random_quantized(cfg, 1, seed=6)[0])
+    slots[cfg.counter_index] = forged_counter
+    crafted = raw_input(paillier_2048, cfg, 1, cfg.packer.pack(slots))
+    agg = forge_aggregate(paillier_2048, cfg, crafted.ciphertext_values(), [1, 2, 3, 4, 5])
+    error = InvariantViolationError if forged_counter >= 5 else ThresholdNotMetError
+    with pytest.raises(error) as info:
+        Decryptor(paillier_2048.private_key, cfg).decrypt(agg)
+    assert str(forged_counter) not in str(info.value)
