@@ -157,6 +157,7 @@ def build_protection(
             max_weight=max_weight,
             dropout=p.dropout,
             malicious=p.malicious,
+            corrupt=p.corrupt,
             # Fresh per engine: a resumed or repeated run never reuses a session id.
             session_seed=os.urandom(32),
             noise=noise,

@@ -198,7 +198,10 @@ class ProtectionSection:
       al. 2020, sparse graph): the server learns only sums. ``dropout``
       simulates clients going silent at each protocol stage, e.g.
       ``dropout = { MaskedInputCollection = 0.1 }``; ``malicious`` runs the
-      malicious-server variant (signed keys, consistency check).
+      malicious-server variant (signed keys, consistency check); ``corrupt``
+      declares how many clients of any holder set may collude with the server,
+      which raises the protocol threshold accordingly (``protocols/secagg.md``
+      §9.2, A4) and makes the run need that many more live holders.
     * ``paillier``: packed Paillier encryption (``protocols/paillier.md``); the
       aggregator only multiplies ciphertexts and a separate decryptor releases
       sums of at least ``min_contributors`` clients. ``prove_inputs = true``
@@ -225,6 +228,9 @@ class ProtectionSection:
         parallel_workers: Paillier: encryption processes (0 = in process).
         dropout: secure aggregation: stage name -> probability a client goes silent there.
         malicious: secure aggregation: the malicious-server variant (default on).
+        corrupt: secure aggregation: clients per holder set assumed to collude
+            with the server (default 0); the threshold becomes
+            ``floor((holders + corrupt) / 2) + 1``.
     """
 
     kind: Literal["none", "secagg", "secagg+", "paillier"] = "none"
@@ -238,6 +244,7 @@ class ProtectionSection:
     parallel_workers: int = 0
     dropout: dict[str, float] = field(default_factory=dict)
     malicious: bool = True
+    corrupt: int = 0
 
     def __post_init__(self) -> None:
         stages = (
@@ -271,6 +278,14 @@ class ProtectionSection:
                 raise ConfigurationError(
                     f"protection.{name} must be true or false, got {getattr(self, name)!r}"
                 )
+        if isinstance(self.corrupt, bool) or not isinstance(self.corrupt, int) or self.corrupt < 0:
+            raise ConfigurationError(
+                f"protection.corrupt must be a non-negative integer, got {self.corrupt!r}"
+            )
+        if self.corrupt and self.kind not in ("secagg", "secagg+"):
+            raise ConfigurationError(
+                f"protection.corrupt applies only to secure aggregation, not {self.kind!r}"
+            )
         if self.prove_inputs and self.kind != "paillier":
             raise ConfigurationError(
                 f"protection.prove_inputs applies only to kind = 'paillier', not {self.kind!r}"
@@ -499,6 +514,11 @@ class RunConfig:
             raise ConfigurationError(
                 "dp.mode = 'distributed' adds the noise inside secure aggregation:"
                 " set protection.kind = 'secagg' or 'secagg+'"
+            )
+        if self.protection.corrupt >= self.data.num_clients:
+            raise ConfigurationError(
+                "protection.corrupt must be below data.num_clients (every holder set would"
+                " be corrupted)"
             )
         if self.attack.byzantine > self.data.num_clients:
             raise ConfigurationError("attack.byzantine exceeds data.num_clients")

@@ -126,3 +126,30 @@ def test_too_many_dropouts_reveal_nothing(tmp_path: Path) -> None:
         assert m.participants == ()
         assert m.protection["buckets_failed"] == 1
     assert result.final.update_norm == 0.0
+
+
+def test_declared_corruption_raises_the_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 6 clients, complete graph: t = 4 by default; with corrupt = 2, t = floor(8/2) + 1 = 5.
+    # Two clients silent at Unmasking leave 4 live holders: enough for t = 4, not for t = 5.
+    from secfl.federation.protection import secagg as protection_module
+    from secfl.secagg import SecAggParams
+
+    assert SecAggParams(num_clients=6).t == 4
+    assert SecAggParams(num_clients=6, corrupt=2).t == 5
+
+    def two_silent_at_unmasking(clients: Any, rates: Any, rng: Any) -> dict[str, set[int]]:
+        return {"Unmasking": set(sorted(int(c) for c in clients)[:2])}
+
+    monkeypatch.setattr(protection_module, "simulate_dropouts", two_silent_at_unmasking)
+    raw = with_protection(kind="secagg", dropout={"Unmasking": 0.5})
+    raw["data"] = {**raw["data"], "num_clients": 6}
+    raw["run"] = {**raw["run"], "rounds": 1}
+    default = run(raw, run_dir=tmp_path / "c0")
+    raw["protection"] = {**raw["protection"], "corrupt": 2}
+    strict = run(raw, run_dir=tmp_path / "c2")
+    # Silent after sending their masked input: still in the sum when t shares arrive.
+    assert default.final.participants == (0, 1, 2, 3, 4, 5)
+    assert strict.final.participants == ()  # 4 live holders < t = 5: nothing revealed
+    assert strict.final.protection["buckets_failed"] == 1

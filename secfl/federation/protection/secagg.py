@@ -60,6 +60,9 @@ class SecAggProtection:
         max_weight: the largest FedAvg weight a client may declare.
         dropout: per-stage dropout probabilities for simulation (stage name -> p).
         malicious: run the malicious-server variant (signatures, consistency check).
+        corrupt: clients per holder set assumed to collude with the server
+            (:class:`secfl.secagg.SecAggParams`); raises the threshold. A bucket
+            whose holder sets are too small for it is not aggregated.
         session_seed: bytes binding each protocol instance to this run (public).
         noise: distributed DP mechanism (encodes with noise; uniform weights).
         min_survivors: the fewest clients whose input (and noise) may make up a
@@ -86,6 +89,7 @@ class SecAggProtection:
         session_seed: bytes = b"",
         noise: DistributedNoise | None = None,
         min_survivors: int = 1,
+        corrupt: int = 0,
     ) -> None:
         if graph not in ("complete", "harary"):
             raise ConfigurationError(
@@ -101,6 +105,7 @@ class SecAggProtection:
         self.session_seed = session_seed
         self.noise = noise
         self.min_survivors = min_survivors
+        self.corrupt = corrupt
         if self.dropout:
             simulate_dropouts([], self.dropout, CSPRNG(0))  # validates stage names and rates
 
@@ -155,6 +160,7 @@ class SecAggProtection:
                     bits=self.bits,
                     graph=self.graph,
                     malicious=self.malicious,
+                    corrupt=self.corrupt,
                 )
                 if self.graph == "complete" and params.t < self.min_survivors:
                     params = SecAggParams(
@@ -163,6 +169,7 @@ class SecAggProtection:
                         bits=self.bits,
                         graph=self.graph,
                         malicious=self.malicious,
+                        corrupt=self.corrupt,
                     )
                 dropouts = simulate_dropouts(ids, self.dropout, rng) if self.dropout else None
                 result = run_secure_aggregation(

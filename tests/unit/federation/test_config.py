@@ -68,6 +68,22 @@ def test_examples_parse_and_survive_a_toml_round_trip(name: str, tmp_path: Path)
             {"protection": {"kind": "paillier", "prove_inputs": True, "sign_inputs": False}},
             "protection.prove_inputs needs protection.sign_inputs = true",
         ),
+        (
+            {"protection": {"kind": "secagg", "corrupt": -1}},
+            "protection.corrupt must be a non-negative integer",
+        ),
+        (
+            {"protection": {"kind": "secagg+", "corrupt": True}},
+            "protection.corrupt must be an integer",
+        ),
+        (
+            {"protection": {"kind": "paillier", "corrupt": 1}},
+            "protection.corrupt applies only to secure aggregation",
+        ),
+        (
+            {"protection": {"kind": "secagg", "corrupt": 10}, "data": {"num_clients": 10}},
+            "protection.corrupt must be below data.num_clients",
+        ),
         ({"server": 3}, "server must be a table"),
     ],
 )
