@@ -226,6 +226,9 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> BenchProfile:
         rule = profile.defense_config.get(d, {}).get("rule", d)
         if rule not in robust.names() and rule not in robust.pre_names():
             raise ConfigurationError(f"{where}: unknown defense {d!r} (rule {rule!r})")
+    notes = profile.paper.get("notes", []) if isinstance(profile.paper, dict) else None
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+        raise ConfigurationError(f"{where}: [bench.paper] notes must be a list of strings")
     for h in profile.heterogeneity:
         if "label" not in h:
             raise ConfigurationError(f"{where}: every heterogeneity entry needs a label")
@@ -435,6 +438,15 @@ def markdown(profile: BenchProfile, results: Sequence[CellResult]) -> str:
             else " (final)."
         )
     )
+    expected = len(profile.cells())
+    finished = sum(1 for r in results if r.status != "error")
+    if finished < expected:
+        lines += [
+            "",
+            f"**Partial results: {finished} of {expected} cells have finished.** Finished cells"
+            " are cached, so rerunning the same command resumes the matrix; until then a worst"
+            " case is taken over the finished cells only and missing cells read 'pending' or –.",
+        ]
     lines += [
         "",
         "## Headline: worst-case accuracy per defense (a defense is as good as its worst case)",
@@ -529,6 +541,10 @@ def _paper_table(profile: BenchProfile, results: Sequence[CellResult]) -> list[s
             row.append(_fmt(sum(scores) / len(scores)) if scores else "pending")
         row.append(str(profile.paper.get(d, "–")))
         lines.append("| " + " | ".join(row) + " |")
+    notes = profile.paper.get("notes", [])
+    if notes:
+        lines += ["", "### Where these numbers differ from the paper's, and why", ""]
+        lines += [f"- {note}" for note in notes]
     return lines
 
 

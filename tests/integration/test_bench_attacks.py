@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from secfl.bench import load_profile, run_benchmark, write_outputs
-from secfl.bench.attacks import cell_key
+from secfl.bench.attacks import cell_key, markdown
 from secfl.cli import app
 from secfl.errors import ConfigurationError, DataNotFoundError
 
@@ -148,3 +148,27 @@ def test_missing_dataset_stops_the_run_and_caches_nothing(
     with pytest.raises(DataNotFoundError, match="mnist"):
         run_benchmark(profile, out, data_dir=str(tmp_path / "empty"), jobs=jobs)
     assert list((out / "cells").iterdir()) == []
+
+
+def test_partial_results_are_labelled_and_paper_notes_rendered(tmp_path: Path) -> None:
+    path = tmp_path / "paper.toml"
+    path.write_text(
+        PROFILE
+        + """
+[bench.paper]
+source = "A paper"
+median = "90-95"
+notes = ["median: our 2 rounds are far fewer than the paper's 600."]
+"""
+    )
+    profile = load_profile(path)
+    done = run_benchmark(profile, tmp_path / "o", cells=profile.cells()[:1])
+    md = markdown(profile, done)
+    assert "Partial results: 1 of 4 cells have finished." in md
+    assert "| median | pending | pending | 90-95 |" in md
+    assert "- median: our 2 rounds are far fewer than the paper's 600." in md
+    full = run_benchmark(profile, tmp_path / "o")
+    assert "Partial results" not in markdown(profile, full)
+    path.write_text(PROFILE + '\n[bench.paper]\nnotes = "one string"\n')
+    with pytest.raises(ConfigurationError, match="notes must be a list of strings"):
+        load_profile(path)
