@@ -15,6 +15,10 @@ import argparse
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from secfl.bench import BenchProfile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -23,12 +27,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks attacks")
     parser.add_argument("--profile", default="quick", choices=("quick", "paper"))
     parser.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the outputs from the finished (cached) cells without running any",
+    )
     args = parser.parse_args(argv)
 
-    from secfl.bench import load_profile, run_benchmark, write_outputs
+    from secfl.bench import cached_results, load_profile, run_benchmark, write_outputs
 
     profile = load_profile(args.profile)
     cache = RESULTS / profile.name
+    if args.report_only:
+        finished = cached_results(profile, cache)
+        print(f"  {len(finished)}/{len(profile.cells())} cells finished", flush=True)
+        _publish(profile, write_outputs(profile, finished, cache))
+        return 0
     done = 0
 
     def progress(cell: object, result: object, cached: bool) -> None:
@@ -38,9 +52,13 @@ def main(argv: list[str]) -> int:
             print(f"  {done}/{len(profile.cells())} cells", flush=True)
 
     results = run_benchmark(profile, cache, jobs=args.jobs, on_cell=progress)
-    paths = write_outputs(profile, results, cache)
+    _publish(profile, write_outputs(profile, results, cache))
+    return 0
+
+
+def _publish(profile: BenchProfile, paths: dict[str, Path]) -> None:
+    """Copy the outputs next to the other benchmarks' results."""
     for kind, path in paths.items():
         target = RESULTS / f"{profile.name}.{kind}"
         shutil.copyfile(path, target)
         print(f"{kind}: {target}")
-    return 0

@@ -6,9 +6,18 @@ from secfl.bench.attacks import (
     BenchProfile,
     Cell,
     CellResult,
+    cached_results,
     load_profile,
     run_benchmark,
     write_outputs,
 )
 
-__all__ = ["BenchProfile", "Cell", "CellResult", "load_profile", "run_benchmark", "write_outputs"]
+__all__ = [
+    "BenchProfile",
+    "Cell",
+    "CellResult",
+    "cached_results",
+    "load_profile",
+    "run_benchmark",
+    "write_outputs",
+]

@@ -333,6 +333,27 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _cached(profile: BenchProfile, cell: Cell, out: Path) -> CellResult | None:
+    """The cached result of a cell, if one exists for its exact configuration."""
+    key, digest = cell_key(profile, cell)
+    path = out / "cells" / f"{key}.json"
+    if not path.exists():
+        return None
+    try:
+        cached = CellResult(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if cached.config_sha256 != digest or cached.status == "error":
+        return None
+    return cached
+
+
+def cached_results(profile: BenchProfile, out: str | os.PathLike[str]) -> list[CellResult]:
+    """The finished cells of a results folder (matrix order), without running anything."""
+    found = (_cached(profile, cell, Path(out)) for cell in profile.cells())
+    return [r for r in found if r is not None]
+
+
 def run_benchmark(
     profile: BenchProfile,
     out: str | os.PathLike[str],
@@ -358,18 +379,12 @@ def run_benchmark(
     results: dict[Cell, CellResult] = {}
     pending: list[Cell] = []
     for cell in todo:
-        key, digest = cell_key(profile, cell)
-        path = out_path / "cells" / f"{key}.json"
-        if path.exists():
-            try:
-                cached = CellResult(**json.loads(path.read_text()))
-            except (json.JSONDecodeError, TypeError):
-                cached = None
-            if cached is not None and cached.config_sha256 == digest and cached.status != "error":
-                results[cell] = cached
-                if on_cell is not None:
-                    on_cell(cell, cached, True)
-                continue
+        cached = _cached(profile, cell, out_path)
+        if cached is not None:
+            results[cell] = cached
+            if on_cell is not None:
+                on_cell(cell, cached, True)
+            continue
         pending.append(cell)
 
     def finish(cell: Cell, result: CellResult) -> None:

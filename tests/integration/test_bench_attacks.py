@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from secfl.bench import load_profile, run_benchmark, write_outputs
+from secfl.bench import cached_results, load_profile, run_benchmark, write_outputs
 from secfl.bench.attacks import cell_key, markdown
 from secfl.cli import app
 from secfl.errors import ConfigurationError, DataNotFoundError
@@ -163,6 +163,7 @@ notes = ["median: our 2 rounds are far fewer than the paper's 600."]
     )
     profile = load_profile(path)
     done = run_benchmark(profile, tmp_path / "o", cells=profile.cells()[:1])
+    assert cached_results(profile, tmp_path / "o") == done  # read back, nothing run
     md = markdown(profile, done)
     assert "Partial results: 1 of 4 cells have finished." in md
     assert "| median | pending | pending | 90-95 |" in md
