@@ -537,6 +537,7 @@ def _sections(
             " and hides individual updates unless the server colludes with enough clients; the"
             " DP guarantee for user-level modes holds for any coalition that does not include the"
             " protected user.",
+            _protection_guarantee(config),
         ),
     )
     contributions = {
@@ -779,3 +780,43 @@ def _event_fields(event: Any) -> dict[str, Any]:
     from secfl.dp.events import event_to_dict
 
     return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in event_to_dict(event).items()}
+
+
+def _protection_guarantee(config: RunConfig) -> str:
+    """What the protection that ran guarantees against a server that deviates, and under what."""
+    p = config.protection
+    if p.kind in ("secagg", "secagg+"):
+        if not p.malicious:
+            return (
+                "Protection variant: honest-but-curious secure aggregation: a server that"
+                " deviates from the protocol (e.g. lies about who dropped out) is not defended"
+                " against (protocols/secagg.md §9.1)."
+            )
+        return (
+            "Protection variant: malicious-server secure aggregation (signed keys, per-owner"
+            " consistency check, protocol v2): the server never learns both secrets of a live"
+            " client, assuming at most"
+            f" {p.corrupt} client(s) per holder set collude with it (protection.corrupt;"
+            " protocols/secagg.md §9.2, A4)."
+        )
+    if p.kind == "paillier":
+        if not p.sign_inputs:
+            return (
+                "Protection variant: unsigned Paillier inputs: the decryptor trusts the"
+                " aggregator's contributor list, so the minimum-contributor policy holds only"
+                " against an honest-but-curious aggregator (protocols/paillier.md §8)."
+            )
+        if p.prove_inputs:
+            return (
+                "Protection variant: signed Paillier inputs with proofs of plaintext knowledge:"
+                " an aggregator colluding with registered clients cannot isolate another"
+                " client's input below the minimum-contributor policy (protocols/paillier.md"
+                " §7.4)."
+            )
+        return (
+            "Protection variant: signed Paillier inputs without proofs of plaintext knowledge:"
+            " an aggregator that colludes with one registered client can isolate another"
+            " client's input whatever min_contributors is (protocols/paillier.md §7.3);"
+            " protection.prove_inputs = true closes this."
+        )
+    return "Protection variant: none: the server sees every update."
