@@ -229,6 +229,7 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> BenchProfile:
     notes = profile.paper.get("notes", []) if isinstance(profile.paper, dict) else None
     if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
         raise ConfigurationError(f"{where}: [bench.paper] notes must be a list of strings")
+    _check_paper_cells(profile.paper.get("cells", {}), where)
     for h in profile.heterogeneity:
         if "label" not in h:
             raise ConfigurationError(f"{where}: every heterogeneity entry needs a label")
@@ -238,6 +239,26 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> BenchProfile:
         raise ConfigurationError(f"{where}: the matrix is empty")
     RunConfig.from_dict(profile.cell_config(cells[0]))
     return profile
+
+
+def _check_paper_cells(cells: object, where: str) -> None:
+    """``[bench.paper.cells]``: defense -> attack -> [mean, min, max] (%), min <= mean <= max."""
+    bad = ConfigurationError(
+        f"{where}: [bench.paper.cells] must map defense -> attack -> [mean, min, max] (%)"
+    )
+    if not isinstance(cells, dict):
+        raise bad
+    for per_attack in cells.values():
+        if not isinstance(per_attack, dict):
+            raise bad
+        for ref in per_attack.values():
+            if not (
+                isinstance(ref, list)
+                and len(ref) == 3
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in ref)
+                and ref[1] <= ref[0] <= ref[2]
+            ):
+                raise bad
 
 
 def cell_key(profile: BenchProfile, cell: Cell) -> tuple[str, str]:
@@ -540,6 +561,9 @@ def markdown(profile: BenchProfile, results: Sequence[CellResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAPER_TOLERANCE = 3.0  # points outside the reference range before a cell needs explaining
+
+
 def _paper_table(profile: BenchProfile, results: Sequence[CellResult]) -> list[str]:
     """Our accuracies next to the paper's reported ones (one row per defense)."""
     attacks = [a for a in profile.attacks if a != "none"]
@@ -556,10 +580,59 @@ def _paper_table(profile: BenchProfile, results: Sequence[CellResult]) -> list[s
             row.append(_fmt(sum(scores) / len(scores)) if scores else "pending")
         row.append(str(profile.paper.get(d, "–")))
         lines.append("| " + " | ".join(row) + " |")
+    lines += _paper_cells(profile, results)
     notes = profile.paper.get("notes", [])
     if notes:
         lines += ["", "### Where these numbers differ from the paper's, and why", ""]
         lines += [f"- {note}" for note in notes]
+    return lines
+
+
+def _paper_cells(profile: BenchProfile, results: Sequence[CellResult]) -> list[str]:
+    """Per cell: ours next to the reference runs' (mean, min-max over their seeds).
+
+    ``[bench.paper.cells]`` maps defense -> attack -> ``[mean, min, max]`` in %.
+    A cell is flagged when ours lies more than ``PAPER_TOLERANCE`` points outside
+    the reference range; the profile's ``notes`` explain the flagged cells.
+    """
+    cells: Mapping[str, Mapping[str, Sequence[float]]] = profile.paper.get("cells", {})
+    if not cells:
+        return []
+    source = profile.paper.get("cells_source", "the reference runs")
+    lines = [
+        "",
+        f"### Per cell: ours vs {source}",
+        "",
+        f"Reference: mean (min–max) over its seeds. Flagged: ours more than {PAPER_TOLERANCE:g}"
+        " points outside the reference range.",
+        "",
+        "| defense | attack | ours | reference | gap (points) | flagged |",
+        "|---|---|---|---|---|---|",
+    ]
+    flagged = 0
+    for d in profile.defenses:
+        for a in profile.attacks:
+            ref = cells.get(d, {}).get(a)
+            if ref is None:
+                continue
+            mean, low, high = (float(v) for v in ref)
+            ours = [
+                s
+                for s in (_score(r) for r in results if r.defense == d and r.attack == a)
+                if s is not None
+            ]
+            reference = f"{mean:.1f} ({low:.1f}–{high:.1f})"
+            if not ours:
+                lines.append(f"| {d} | {a} | pending | {reference} | – | – |")
+                continue
+            value = 100 * sum(ours) / len(ours)
+            gap = value - high if value > high else value - low if value < low else 0.0
+            flag = abs(gap) > PAPER_TOLERANCE
+            flagged += flag
+            lines.append(
+                f"| {d} | {a} | {value:.1f} | {reference} | {gap:+.1f} | {'yes' if flag else ''} |"
+            )
+    lines += ["", f"{flagged} finished cell(s) flagged."]
     return lines
 
 

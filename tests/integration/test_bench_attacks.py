@@ -159,6 +159,10 @@ def test_partial_results_are_labelled_and_paper_notes_rendered(tmp_path: Path) -
 source = "A paper"
 median = "90-95"
 notes = ["median: our 2 rounds are far fewer than the paper's 600."]
+[bench.paper.cells.mean]
+none = [50.0, 0.0, 100.0]
+[bench.paper.cells.median]
+none = [10.0, 5.0, 15.0]
 """
     )
     profile = load_profile(path)
@@ -168,8 +172,20 @@ notes = ["median: our 2 rounds are far fewer than the paper's 600."]
     assert "Partial results: 1 of 4 cells have finished." in md
     assert "| median | pending | pending | 90-95 |" in md
     assert "- median: our 2 rounds are far fewer than the paper's 600." in md
+    assert "| median | none | pending | 10.0 (5.0–15.0) | – | – |" in md
+    assert "0 finished cell(s) flagged." in md
     full = run_benchmark(profile, tmp_path / "o")
-    assert "Partial results" not in markdown(profile, full)
+    md = markdown(profile, full)
+    assert "Partial results" not in md
+    by = {(r.defense, r.attack): r for r in full}
+    ours = 100 * by["median", "none"].final_accuracy  # last_k = 1
+    assert f"| median | none | {ours:.1f} | 10.0 (5.0–15.0) | {ours - 15:+.1f} | yes |" in md
+    mean_ours = 100 * by["mean", "none"].final_accuracy
+    assert f"| mean | none | {mean_ours:.1f} | 50.0 (0.0–100.0) | +0.0 |  |" in md
+    assert "1 finished cell(s) flagged." in md
     path.write_text(PROFILE + '\n[bench.paper]\nnotes = "one string"\n')
     with pytest.raises(ConfigurationError, match="notes must be a list of strings"):
+        load_profile(path)
+    path.write_text(PROFILE + "\n[bench.paper.cells.mean]\nnone = [1.0, 2.0, 3.0]\n")
+    with pytest.raises(ConfigurationError, match="mean, min, max"):
         load_profile(path)
