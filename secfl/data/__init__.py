@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secfl.data.dataset import Dataset, Task
+from secfl.data.dataset import PIXEL_STATS, Dataset, Task
 from secfl.data.partition import dirichlet, iid, natural, shards
 from secfl.data.registry import DATASETS, DatasetStatus, dataset_status, load_dataset
 from secfl.data.sources import DATA_DIR_ENV
@@ -10,6 +10,7 @@ from secfl.data.sources import DATA_DIR_ENV
 __all__ = [
     "DATASETS",
     "DATA_DIR_ENV",
+    "PIXEL_STATS",
     "Dataset",
     "DatasetStatus",
     "Task",

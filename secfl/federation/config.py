@@ -90,7 +90,12 @@ class RunSection:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataSection:
-    """``[data]``: dataset and how it is split among clients."""
+    """``[data]``: dataset and how it is split among clients.
+
+    ``normalize = "standard"`` standardises image pixels with the dataset's
+    published mean and standard deviation (MNIST: 0.1307, 0.3081); the default
+    ``"none"`` keeps pixels in [0, 1].
+    """
 
     dataset: str = "digits"
     data_dir: str | None = None
@@ -103,9 +108,16 @@ class DataSection:
     test_fraction: float = 0.2
     max_train_samples: int | None = None
     min_client_size: int = 2
+    normalize: Literal["none", "standard"] = "none"
 
     def __post_init__(self) -> None:
-        from secfl.data import DATASETS
+        from secfl.data import DATASETS, PIXEL_STATS
+
+        if self.normalize == "standard" and self.dataset not in PIXEL_STATS:
+            raise ConfigurationError(
+                f"data.normalize = 'standard' needs published pixel statistics;"
+                f" available for {', '.join(sorted(PIXEL_STATS))}, not {self.dataset!r}"
+            )
 
         if self.dataset not in DATASETS:
             raise ConfigurationError(
@@ -519,6 +531,11 @@ class RunConfig:
             raise ConfigurationError(
                 "protection.corrupt must be below data.num_clients (every holder set would"
                 " be corrupted)"
+            )
+        if self.attack.kind == "backdoor" and self.data.normalize != "none":
+            raise ConfigurationError(
+                "attack.kind = 'backdoor' stamps its pixel trigger on [0, 1] pixels:"
+                " use data.normalize = 'none'"
             )
         if self.attack.byzantine > self.data.num_clients:
             raise ConfigurationError("attack.byzantine exceeds data.num_clients")

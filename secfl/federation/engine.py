@@ -202,6 +202,8 @@ class Engine:
                 test_fraction=config.data.test_fraction,
                 target=config.data.target,
             )
+        if config.data.normalize == "standard":
+            dataset = dataset.standardized()
         if config.data.max_train_samples is not None:
             dataset = dataset.subsample_train(config.data.max_train_samples, config.run.seed)
         if config.model.kind == "linear" and dataset.task != "regression":

@@ -116,6 +116,37 @@ def test_real_mnist_and_fashion_mnist() -> None:
     assert mnist.x_train.mean() * 255 == pytest.approx(33.318, abs=0.01)
     assert fashion.x_train.mean() * 255 == pytest.approx(72.94, abs=0.01)
     assert np.all(np.bincount(fashion.y_train) == 6000)
+    # The published constants used by data.normalize = "standard" are these datasets'
+    # training statistics (to their printed precision): standardised, mean 0 and std 1.
+    for ds in (mnist, fashion):
+        z = ds.standardized().x_train
+        assert z.dtype == np.float32
+        assert float(z.mean()) == pytest.approx(0.0, abs=2e-3)
+        assert float(z.std()) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_standardisation_uses_published_constants_only() -> None:
+    arrays = fake_mnist()
+    ds = load_dataset("digits")
+    with pytest.raises(ConfigurationError, match="no published pixel statistics"):
+        ds.standardized()
+    from secfl.data import PIXEL_STATS
+
+    raw = Dataset(
+        name="mnist",
+        task="classification",
+        x_train=(arrays["x_train"] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=(arrays["x_test"] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28),
+        y_test=arrays["y_test"].astype(np.int64),
+        input_shape=(1, 28, 28),
+        num_classes=10,
+        source="test",
+    )
+    mean, std = PIXEL_STATS["mnist"]
+    z = raw.standardized()
+    np.testing.assert_allclose(z.x_test, (raw.x_test - mean) / std, rtol=1e-6, atol=1e-6)
+    assert "standardised" in z.notes
 
 
 @pytest.mark.parametrize(
@@ -154,3 +185,22 @@ def test_regression_target_and_unknown_target() -> None:
         load_dataset("adult", data_dir=data, target="salary")
     with pytest.raises(ConfigurationError, match="only for tabular"):
         load_dataset("digits", target="label")
+
+
+def test_engine_standardises_when_asked(tmp_path: Path) -> None:
+    from secfl.federation import run
+
+    np.savez(tmp_path / "mnist.npz", **fake_mnist(n_train=40, n_test=10))
+    base = {
+        "run": {"rounds": 1, "threads": 1, "name": "norm"},
+        "data": {"dataset": "mnist", "num_clients": 2, "data_dir": str(tmp_path)},
+        "model": {"kind": "logreg"},
+        "client": {"batch_size": 8, "lr": 0.1},
+        "audit": {"enabled": False},
+    }
+    plain = run(base, run_dir=tmp_path / "plain")
+    base["data"] = {**base["data"], "normalize": "standard"}
+    standard = run(base, run_dir=tmp_path / "standard")
+    # Same seed, same batches: only the inputs' scale differs, so the models do.
+    assert not np.allclose(plain.weights, standard.weights)
+    assert 'normalize = "standard"' in (tmp_path / "standard" / "config.toml").read_text()

@@ -84,6 +84,19 @@ def test_examples_parse_and_survive_a_toml_round_trip(name: str, tmp_path: Path)
             {"protection": {"kind": "secagg", "corrupt": 10}, "data": {"num_clients": 10}},
             "protection.corrupt must be below data.num_clients",
         ),
+        (
+            {"data": {"dataset": "digits", "normalize": "standard"}},
+            "data.normalize = 'standard' needs published pixel statistics",
+        ),
+        ({"data": {"normalize": "minmax"}}, "data.normalize"),
+        (
+            {
+                "data": {"dataset": "mnist", "normalize": "standard"},
+                "model": {"kind": "cnn"},
+                "attack": {"kind": "backdoor", "byzantine": 1},
+            },
+            "use data.normalize = 'none'",
+        ),
         ({"server": 3}, "server must be a table"),
     ],
 )
