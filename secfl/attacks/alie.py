@@ -49,9 +49,15 @@ class ALIE(ModelPoisoningAttack):
     every coordinate the same way. ``std`` is the sample standard deviation
     (ddof = 1), as in the reference implementations.
 
+    The rows are updates (in FedSGD the negative gradient). Implementations
+    that compute ``mean - z * std`` of *gradients* (Karimireddy et al.'s code)
+    send the mirror image, ``mean + z * std`` of the updates: pass ``-z`` to
+    reproduce them.
+
     Args:
-        z: the deviation in standard deviations; ``None`` (default) computes
-            the paper's z from n and f each round (:func:`paper_z`).
+        z: the deviation in standard deviations (any real; negative shifts
+            every coordinate up); ``None`` (default) computes the paper's z
+            from n and f each round (:func:`paper_z`).
         knowledge: ``"omniscient"`` (default: statistics of the honest
             updates) or ``"non_omniscient"`` (of the Byzantine clients' own
             updates, the paper's estimate).

@@ -189,3 +189,26 @@ none = [10.0, 5.0, 15.0]
     path.write_text(PROFILE + "\n[bench.paper.cells.mean]\nnone = [1.0, 2.0, 3.0]\n")
     with pytest.raises(ConfigurationError, match="mean, min, max"):
         load_profile(path)
+
+
+def test_paper_profile_alie_is_the_authors_gradient_space_attack() -> None:
+    """The authors' ALIE sends mean - z*std of the honest *gradients* (z = Phi^-1(12/20));
+    secfl's attacks see updates (= -gradient in FedSGD), so the profile must produce the
+    negation of that vector."""
+    import numpy as np
+    from scipy import stats
+
+    from secfl import attacks
+    from secfl.attacks import AttackContext
+
+    profile = load_profile("paper")
+    n, f = 25, 5
+    s = np.floor(n / 2 + 1) - f
+    z_authors = stats.norm.ppf((n - f - s) / (n - f))
+    gradients = np.random.default_rng(3).normal(size=(n - f, 40)).astype(np.float32)
+    attack = attacks.get("alie", **profile.attack_params["alie"])
+    rows = attack.forge(AttackContext(honest=-gradients, num_byzantine=f, num_clients=n, seed=0))
+    g = gradients.astype(np.float64)
+    sent_gradient = g.mean(axis=0) - z_authors * g.std(axis=0, ddof=1)
+    for row in rows:
+        np.testing.assert_allclose(-row, sent_gradient, rtol=1e-5, atol=1e-6)
