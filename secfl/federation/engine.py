@@ -916,8 +916,11 @@ class Engine:
                 return np.zeros_like(self.weights), ()
             extra["robust_f_lowered_to"] = float(getattr(rule, "f", 0) or 0)
         try:
+            rows = np.empty((len(usable), self.weights.shape[0]), dtype=np.float32)
+            for i, s in enumerate(usable):
+                s.mean_into(rows[i])  # no per-bucket temporaries: one pass per row
             aggregated = rule.aggregate(
-                np.stack([s.mean for s in usable]),
+                rows,
                 ids,
                 np.array([s.total_weight for s in usable]),
                 context=AggregationContext(

@@ -76,9 +76,15 @@ class BucketSum:
     @property
     def mean(self) -> NDArray[np.float32]:
         """The bucket's weighted mean (``Σ w_i x_i / Σ w_i``)."""
+        out = np.empty(self.weighted_sum.shape, dtype=np.float32)
+        self.mean_into(out)
+        return out
+
+    def mean_into(self, out: NDArray[np.float32]) -> None:
+        """Write :attr:`mean` into ``out`` (divided in float64, rounded once to float32)."""
         if self.total_weight <= 0:
             raise InvalidInputError("bucket has no weight")
-        return (self.weighted_sum / self.total_weight).astype(np.float32)
+        np.divide(self.weighted_sum, self.total_weight, out=out, casting="same_kind")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,10 +33,13 @@ class PlainProtection:
         for bucket in buckets:
             if not bucket:
                 continue
-            total = np.zeros(bucket[0].update.shape[0], dtype=np.float64)
-            for c in bucket:
-                total += c.weight * c.update.astype(np.float64)
-                upload += c.update.nbytes
+            # Σ w_i x_i in float64, one pass per member: the first product is the
+            # initial sum (the value of 0 + w·x), the others are added in order.
+            first, *rest = bucket
+            total = np.multiply(first.update, first.weight, dtype=np.float64)
+            for c in rest:
+                total += np.multiply(c.update, c.weight, dtype=np.float64)
+            upload += sum(c.update.nbytes for c in bucket)
             sums.append(
                 BucketSum(
                     members=tuple(c.client for c in bucket),
