@@ -1,6 +1,6 @@
 """Early training traces of paper-profile cells next to the authors' logs.
 
-``python -m benchmarks paper_traces [DEFENSE/ATTACK[:ROUNDS] ...]``
+``python -m benchmarks paper_traces [DEFENSE/ATTACK[:ROUNDS][@KEY=VALUE,...] ...]``
 
 The paper attack profile reports the mean of the last five evaluations; where a
 cell differs from the authors' logged runs, the explanation is usually in *how*
@@ -9,23 +9,45 @@ configuration) for its first iterations, evaluating every 30 as the authors
 did, and puts its test accuracy, test loss and training loss next to the
 authors' seed-0 run (Karimireddy, He, Jaggi, ICLR 2022;
 github.com/epfml/byzantine-robust-noniid-optimizer,
-outputs/exp3/all/rfa_{ALIE,IPM}_0.9_s0_seed0/stats, validation entries).
-Default: RFA under ALIE for 150 iterations and under IPM for 300 (about seven
-minutes on one core). Needs MNIST ($SECFL_DATA_DIR).
+outputs/exp3/all/{cm_BF,rfa_ALIE,rfa_IPM}_0.9_s0_seed0/stats, validation entries).
+``@model.kind=cnn_mnist`` (comma-separated dotted keys) changes the profile's
+configuration for one trace. Default: coordinate-wise median under bit flipping
+for 60 iterations with the authors' CNN and with PyTorch's MNIST example CNN,
+RFA under ALIE for 180 iterations and under IPM for 300 (about twelve minutes on
+one core). Needs MNIST ($SECFL_DATA_DIR).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EVERY = 30  # the authors evaluate once per "epoch" of 30 iterations
-DEFAULT = ("geomed/alie:150", "geomed/ipm:300")
+DEFAULT = (
+    "median/bit_flip:60",
+    "median/bit_flip:60@model.kind=cnn_mnist",
+    "geomed/alie:180",
+    "geomed/ipm:300",
+)
 
 # The authors' seed-0 validation entries, one per 30 iterations: (top-1 %, loss).
 AUTHORS_SEED0: dict[tuple[str, str], list[tuple[float, float]]] = {
+    ("median", "bit_flip"): [
+        (19.18, 2.232),
+        (60.68, 1.968),
+        (53.79, 1.808),
+        (46.63, 1.788),
+        (57.80, 1.608),
+        (51.53, 1.624),
+        (44.70, 1.771),
+        (48.96, 1.716),
+        (43.14, 1.743),
+        (50.72, 1.685),
+    ],
     ("geomed", "alie"): [
         (86.56, 0.479),
         (91.67, 0.294),
@@ -63,15 +85,34 @@ AUTHORS_SEED0: dict[tuple[str, str], list[tuple[float, float]]] = {
 }
 
 
-def _parse(spec: str) -> tuple[str, str, int]:
-    cell, _, rounds = spec.partition(":")
+Spec = tuple[str, str, int, dict[str, Any]]
+
+
+def _parse(spec: str) -> Spec:
+    head, _, sets = spec.partition("@")
+    cell, _, rounds = head.partition(":")
     defense, _, attack = cell.partition("/")
     if not defense or not attack:
-        raise SystemExit(f"expected DEFENSE/ATTACK[:ROUNDS], got {spec!r}")
-    return defense, attack, int(rounds) if rounds else 150
+        raise SystemExit(f"expected DEFENSE/ATTACK[:ROUNDS][@KEY=VALUE,...], got {spec!r}")
+    overrides: dict[str, Any] = {}
+    for item in filter(None, sets.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"expected KEY=VALUE in {spec!r}, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return defense, attack, int(rounds) if rounds else 150, overrides
 
 
-def trace(defense: str, attack: str, rounds: int) -> list[str]:
+def _label(spec: Spec) -> str:
+    defense, attack, rounds, overrides = spec
+    sets = ",".join(f"{k}={v}" for k, v in overrides.items())
+    return f"{defense}/{attack}:{rounds}" + (f"@{sets}" if sets else "")
+
+
+def trace(defense: str, attack: str, rounds: int, overrides: dict[str, Any]) -> list[str]:
     """Run one cell's first ``rounds`` iterations; the Markdown lines of its table."""
     import torch
 
@@ -85,11 +126,17 @@ def trace(defense: str, attack: str, rounds: int) -> list[str]:
         raise SystemExit(f"no cell {defense}/{attack} in the paper profile")
     config = profile.cell_config(matches[0])
     config["run"].update(rounds=rounds, eval_from=EVERY, eval_every=EVERY)
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        if not name:
+            raise SystemExit(f"override {key!r} needs a section (e.g. model.kind)")
+        config.setdefault(section, {})[name] = value
     with tempfile.TemporaryDirectory() as tmp:
         result = run(config, run_dir=Path(tmp) / "run", data_dir=os.environ.get("SECFL_DATA_DIR"))
     authors = AUTHORS_SEED0.get((defense, attack), [])
+    changed = ", ".join(f"{k} = {v}" for k, v in overrides.items())
     lines = [
-        f"### {defense} / {attack}",
+        f"### {defense} / {attack}" + (f" ({changed})" if changed else ""),
         "",
         "| iteration | test accuracy (%) | test loss | training loss (honest) | update norm"
         " | authors' seed 0: accuracy (%) | authors' seed 0: test loss |",
@@ -115,17 +162,17 @@ def main(argv: list[str]) -> int:
         "# Paper profile: early training traces",
         "",
         "Generated by `python -m benchmarks paper_traces "
-        + " ".join(f"{d}/{a}:{r}" for d, a, r in specs)
+        + " ".join(_label(s) for s in specs)
         + "`: the paper profile's cells (seed 0), evaluated every 30 iterations, next to the"
         " authors' seed-0 logs (github.com/epfml/byzantine-robust-noniid-optimizer,"
-        " outputs/exp3/all/rfa_*_0.9_s0_seed0/stats). The training loss is the mean over"
+        " outputs/exp3/all/{cm,rfa}_*_0.9_s0_seed0/stats). The training loss is the mean over"
         " the workers that trained (the authors' also averages the Byzantine workers')."
         " The update norm is the L2 norm of the aggregate the server applied.",
         "",
     ]
-    for defense, attack, rounds in specs:
-        print(f"{defense}/{attack}: {rounds} iterations", flush=True)
-        lines += trace(defense, attack, rounds)
+    for spec in specs:
+        print(_label(spec), flush=True)
+        lines += trace(*spec)
     out = RESULTS / "paper_traces.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}")

@@ -15,7 +15,7 @@ from secfl.errors import ConfigurationError
 
 __all__ = ["MODEL_KINDS", "build_model", "count_parameters"]
 
-MODEL_KINDS = ("logreg", "linear", "mlp", "cnn", "cnn_mnist")
+MODEL_KINDS = ("logreg", "linear", "mlp", "cnn", "cnn_mnist", "cnn_mnist_khj")
 
 
 def build_model(
@@ -31,7 +31,9 @@ def build_model(
 
     Args:
         kind: ``logreg`` (multinomial logistic regression), ``linear`` (linear
-            regression; ``num_outputs`` is 1), ``mlp`` or ``cnn``.
+            regression; ``num_outputs`` is 1), ``mlp``, ``cnn``, ``cnn_mnist``
+            (the CNN of PyTorch's MNIST example) or ``cnn_mnist_khj`` (the
+            variant in the code of Karimireddy, He and Jaggi, see below).
         input_shape: shape of one example, e.g. ``(1, 28, 28)`` or ``(features,)``.
         num_outputs: classes (classification) or 1 (regression).
         hidden: hidden layer widths of the MLP.
@@ -81,21 +83,29 @@ def build_model(
             nn.Flatten(),
             nn.Linear(c2 * (h // 4) * (w // 4), num_outputs),
         )
-    if kind == "cnn_mnist":
-        # The CNN of PyTorch's MNIST example, used by Karimireddy, He, Jaggi (ICLR 2022):
-        # two 3x3 convolutions (32, 64), max-pooling, dropout, two dense layers.
+    if kind in ("cnn_mnist", "cnn_mnist_khj"):
+        # The CNN of PyTorch's MNIST example: two 3x3 convolutions (32, 64),
+        # max-pooling, dropout, two dense layers (1.2M parameters for 28x28).
+        # "cnn_mnist_khj" is the variant in the code behind Karimireddy, He, Jaggi
+        # (ICLR 2022; codes/tasks/mnist.py of their repositories, e.g.
+        # epfml/byzantine-robust-decentralized-optimizer): no ReLU between the
+        # second convolution and the pooling, and channel dropout (Dropout2d)
+        # after the pooling. The difference matters under attack (see
+        # ``python -m benchmarks paper_traces``).
         if len(input_shape) != 3:
-            raise ConfigurationError("the cnn_mnist model needs image inputs (C, H, W)")
+            raise ConfigurationError(f"the {kind} model needs image inputs (C, H, W)")
         c, h, w = (int(s) for s in input_shape)
         if h < 6 or w < 6:
-            raise ConfigurationError("the cnn_mnist model needs images of at least 6x6 pixels")
+            raise ConfigurationError(f"the {kind} model needs images of at least 6x6 pixels")
+        khj = kind == "cnn_mnist_khj"
+        conv2_activation: list[nn.Module] = [] if khj else [nn.ReLU(inplace=False)]
         return nn.Sequential(
             nn.Conv2d(c, 32, kernel_size=3),
             nn.ReLU(inplace=False),
             nn.Conv2d(32, 64, kernel_size=3),
-            nn.ReLU(inplace=False),
+            *conv2_activation,
             nn.MaxPool2d(2),
-            nn.Dropout(0.25),
+            nn.Dropout2d(0.25) if khj else nn.Dropout(0.25),
             nn.Flatten(),
             nn.Linear(64 * ((h - 4) // 2) * ((w - 4) // 2), 128),
             nn.ReLU(inplace=False),

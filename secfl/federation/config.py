@@ -145,7 +145,7 @@ class DataSection:
 class ModelSection:
     """``[model]``: the architecture (see :func:`secfl.models.build_model`)."""
 
-    kind: Literal["logreg", "linear", "mlp", "cnn", "cnn_mnist"] = "mlp"
+    kind: Literal["logreg", "linear", "mlp", "cnn", "cnn_mnist", "cnn_mnist_khj"] = "mlp"
     hidden: tuple[int, ...] = (64,)
     channels: tuple[int, ...] = (16, 32)
     groups: int = 4
