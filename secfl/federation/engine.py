@@ -804,9 +804,12 @@ class Engine:
             result = self.trainer.train(
                 model=self.model, data=self.clients[cid], plan=plan, generator=generator
             )
-            if self.config.client.worker_momentum > 0:
+            if self.config.client.worker_momentum > 0 and np.all(np.isfinite(result.delta)):
                 momentum = self.momenta.setdefault(cid, self._new_momentum())
                 result = replace(result, delta=momentum.update(result.delta))
+            # A non-finite update (a diverged model) cannot be folded into the
+            # momentum: the client keeps its momentum and sends the update as it
+            # is, which the encoder or the robust stage refuses (with a reason).
             if self.user_dp is not None:
                 clipped, unclipped = self.user_dp.clip_with_indicator(result.delta)
                 result = replace(result, delta=clipped)

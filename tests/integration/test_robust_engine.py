@@ -13,6 +13,7 @@ import torch
 import secfl.federation.engine as engine_module
 from secfl.errors import ConfigurationError
 from secfl.federation import ClientData, SGDTrainer, TrainingPlan, TrainResult, run
+from secfl.federation.rundir import RunDirectory
 
 POISON = 1e6
 
@@ -199,3 +200,58 @@ def test_a_diverged_round_aggregates_nothing_instead_of_failing(tmp_path: Path) 
         assert all(
             "aggregated nothing" in why or "non-finite" in why for why in last.rejected.values()
         )
+
+
+class DivergingTrainer(SGDTrainer):
+    """Client 3's training diverges (a NaN update) in round 2 only."""
+
+    def train(
+        self,
+        *,
+        model: torch.nn.Module,
+        data: ClientData,
+        plan: TrainingPlan,
+        generator: torch.Generator,
+    ) -> TrainResult:
+        result = super().train(model=model, data=data, plan=plan, generator=generator)
+        if data.client == 3 and int(plan.round) == 2:
+            return TrainResult(
+                delta=np.full_like(result.delta, np.nan),
+                num_samples=result.num_samples,
+                loss=result.loss,
+                steps=result.steps,
+            )
+        return result
+
+
+def test_a_diverged_client_with_worker_momentum_keeps_its_momentum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NaN update is refused downstream; it never enters (or ends) the client's momentum."""
+    monkeypatch.setattr(
+        engine_module,
+        "build_trainer",
+        lambda config, dataset: DivergingTrainer(config.client, task=dataset.task),
+    )
+    raw = base(
+        tmp_path,
+        run={"rounds": 3},
+        client={"worker_momentum": 0.9},
+        aggregator={"rule": "krum", "params": {"f": 1}},
+    )
+    result = run(raw, run_dir=tmp_path / "run")
+    assert [m.round for m in result.metrics] == [1, 2, 3]
+    assert "non-finite" in result.metrics[1].rejected[3]
+    assert 3 not in result.metrics[2].rejected or "non-finite" not in result.metrics[2].rejected[3]
+    assert np.all(np.isfinite(result.weights))
+    checkpoint = RunDirectory(tmp_path / "run").latest_checkpoint()
+    assert checkpoint is not None
+    steps = {
+        int(k.split("/")[0]): int(v)
+        for k, v in checkpoint.section("momentum").items()
+        if k.endswith("/steps")
+    }
+    # Every client folded in rounds 1 and 3; client 3 skipped its NaN round 2.
+    assert steps[3] == 2
+    assert all(s == 3 for c, s in steps.items() if c != 3)
+    assert np.all(np.isfinite(checkpoint.section("momentum/3")["momentum"]))
