@@ -9,10 +9,11 @@ configuration) for its first iterations, evaluating every 30 as the authors
 did, and puts its test accuracy, test loss and training loss next to the
 authors' seed-0 run (Karimireddy, He, Jaggi, ICLR 2022;
 github.com/epfml/byzantine-robust-noniid-optimizer,
-outputs/exp3/all/{cm_BF,rfa_ALIE,rfa_IPM,cp_ALIE}_0.9_s0_seed0/stats and
+outputs/exp3/all/{cm_BF,rfa_ALIE,rfa_IPM,cp_ALIE,krum_mimic}_0.9_s0_seed0/stats and
 rfa_ALIE_0.9_s2_seed0/stats, validation entries).
-``@model.kind=cnn_mnist`` (comma-separated dotted keys) changes the profile's
-configuration for one trace. Default: coordinate-wise median under bit flipping
+``@model.kind=cnn_mnist`` (comma-separated dotted keys, nested as in
+``aggregator.params.distance_power=4``) changes the profile's configuration for
+one trace. Default: coordinate-wise median under bit flipping
 for 60 iterations with the authors' CNN and with PyTorch's MNIST example CNN,
 RFA under ALIE for 180 iterations and under IPM for 300, RFA with bucketing under
 ALIE for 480, and centered clipping under ALIE for 60 with standardised pixels and
@@ -109,6 +110,28 @@ AUTHORS_SEED0: dict[tuple[str, str], list[tuple[float, float]]] = {
         (98.04, 0.069),
         (97.34, 0.080),
     ],
+    ("krum", "mimic"): [
+        (10.13, 3.031),
+        (9.22, 2.332),
+        (14.89, 5.050),
+        (17.40, 3.785),
+        (26.09, 2.281),
+        (16.95, 2.595),
+        (11.11, 2.605),
+        (11.83, 2.830),
+        (9.79, 3.186),
+        (21.29, 3.396),
+        (20.79, 2.291),
+        (22.10, 2.461),
+        (13.00, 2.495),
+        (15.45, 2.525),
+        (9.97, 2.460),
+        (13.61, 2.717),
+        (9.76, 2.673),
+        (16.63, 2.851),
+        (18.25, 2.624),
+        (41.78, 3.295),
+    ],
     ("cclip", "alie"): [
         (87.25, 0.443),
         (91.64, 0.298),
@@ -158,10 +181,13 @@ def trace(defense: str, attack: str, rounds: int, overrides: dict[str, Any]) -> 
     config = profile.cell_config(matches[0])
     config["run"].update(rounds=rounds, eval_from=EVERY, eval_every=EVERY)
     for key, value in overrides.items():
-        section, _, name = key.partition(".")
-        if not name:
+        *path, name = key.split(".")
+        if not path:
             raise SystemExit(f"override {key!r} needs a section (e.g. model.kind)")
-        config.setdefault(section, {})[name] = value
+        node = config
+        for part in path:  # e.g. aggregator.params.distance_power
+            node = node.setdefault(part, {})
+        node[name] = value
     with tempfile.TemporaryDirectory() as tmp:
         result = run(config, run_dir=Path(tmp) / "run", data_dir=os.environ.get("SECFL_DATA_DIR"))
     authors = AUTHORS_SEED0.get((defense, attack), [])
@@ -218,8 +244,8 @@ def main(argv: list[str]) -> int:
         " `python -m benchmarks paper_traces LABEL`, its heading): the paper profile's cells"
         " (seed 0), evaluated every 30 iterations, next to the authors' seed-0 logs"
         " (github.com/epfml/byzantine-robust-noniid-optimizer,"
-        " outputs/exp3/all/{cm,rfa,cp}_*_0.9_s{0,2}_seed0/stats). The training loss is the mean"
-        " over the workers that trained (the authors' also averages the Byzantine workers')."
+        " outputs/exp3/all/{cm,rfa,cp,krum}_*_0.9_s{0,2}_seed0/stats). The training loss is the"
+        " mean over the workers that trained (the authors' also averages the Byzantine workers')."
         " The update norm is the L2 norm of the aggregate the server applied.",
         "",
     ]

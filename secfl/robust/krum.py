@@ -25,18 +25,21 @@ Neighbours = Literal["n-f-2", "n-f-1"]
 
 
 def krum_scores(
-    sq_dist: NDArray[np.float64], f: int, neighbours: Neighbours
+    sq_dist: NDArray[np.float64], f: int, neighbours: Neighbours, distance_power: int = 2
 ) -> NDArray[np.float64]:
     """Return every row's Krum score: the sum of its ``k`` smallest squared distances to others.
 
     ``k = n - f - 2`` in Blanchard et al. (2017, §4); ``k = n - f - 1`` in ByzFL
     (which averages instead of summing; the ranking is the same). ``k`` is
-    clamped to ``[0, n - 1]``.
+    clamped to ``[0, n - 1]``. With ``distance_power = 4`` the score sums the
+    fourth powers of those distances instead (the nearest neighbours are the
+    same ones).
 
     Args:
         sq_dist: ``n x n`` squared distances (zero diagonal).
         f: number of Byzantine inputs assumed.
         neighbours: ``"n-f-2"`` (paper) or ``"n-f-1"`` (ByzFL).
+        distance_power: 2 (paper) or 4.
     """
     n = sq_dist.shape[0]
     k = n - f - (2 if neighbours == "n-f-2" else 1)
@@ -46,6 +49,8 @@ def krum_scores(
     d = sq_dist.copy()
     np.fill_diagonal(d, np.inf)  # a row is not its own neighbour
     nearest = np.partition(d, k - 1, axis=1)[:, :k]
+    if distance_power == 4:
+        nearest = nearest * nearest
     scores: NDArray[np.float64] = nearest.sum(axis=1)
     return scores
 
@@ -68,6 +73,13 @@ def _check_neighbours(neighbours: str, rule: str) -> Neighbours:
     raise ConfigurationError(f"{rule}: neighbours must be 'n-f-2' or 'n-f-1', got {neighbours!r}")
 
 
+def _check_power(distance_power: object, rule: str) -> int:
+    valid = isinstance(distance_power, int) and not isinstance(distance_power, bool)
+    if valid and distance_power in (2, 4):
+        return int(distance_power)
+    raise ConfigurationError(f"{rule}: distance_power must be 2 or 4, got {distance_power!r}")
+
+
 class Krum(FaultTolerantRule, RuleBase):
     """Krum: output the input with the smallest sum of squared distances to its neighbours.
 
@@ -80,24 +92,36 @@ class Krum(FaultTolerantRule, RuleBase):
     neighbours. ``Krum(f, neighbours="n-f-1")`` reproduces it. Ties in the score
     go to the smallest id (ByzFL: the first row).
 
+    Difference from the code of Karimireddy, He, Jaggi (ICLR 2022; also their
+    ICML 2021 paper): their pairwise "distances" are already squared norms,
+    which their score squares again, so it sums fourth powers of the distances
+    (github.com/epfml/byzantine-robust-noniid-optimizer, codes/aggregator/krum.py).
+    ``distance_power=4`` reproduces it; the neighbours are the same, the sum
+    weighs the farther ones much more.
+
     Args:
         f: Byzantine inputs tolerated; ``None`` means ``(n - 3) // 2``.
         neighbours: ``"n-f-2"`` (paper, default) or ``"n-f-1"`` (ByzFL).
+        distance_power: 2 (the paper's squared distances, default) or 4.
     """
 
     name = "krum"
 
-    def __init__(self, f: int | None = None, neighbours: Neighbours = "n-f-2") -> None:
+    def __init__(
+        self, f: int | None = None, neighbours: Neighbours = "n-f-2", distance_power: int = 2
+    ) -> None:
         # n >= 2f + 3: Blanchard et al. 2017, Proposition 1 needs n > 2f + 2.
         self._set_f(f, per_fault=2, base=3)
         self.neighbours = _check_neighbours(neighbours, self.name)
+        self.distance_power = _check_power(distance_power, self.name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(f={self.f}, neighbours={self.neighbours!r})"
+        power = "" if self.distance_power == 2 else f", distance_power={self.distance_power}"
+        return f"{type(self).__name__}(f={self.f}, neighbours={self.neighbours!r}{power})"
 
     def _ranked(self, batch: Batch) -> tuple[int, NDArray[np.float64], NDArray[np.intp]]:
         f = self._faults.effective(batch.n)
-        scores = krum_scores(sq_distances(batch.x), f, self.neighbours)
+        scores = krum_scores(sq_distances(batch.x), f, self.neighbours, self.distance_power)
         return f, scores, rank_by_score(scores, batch.ids)
 
     def _run(self, batch: Batch, context: AggregationContext) -> Outcome:
@@ -127,20 +151,26 @@ class MultiKrum(Krum):
         f: Byzantine inputs tolerated; ``None`` means ``(n - 3) // 2``.
         m: number of inputs averaged; ``None`` means ``n - f``.
         neighbours: ``"n-f-2"`` (paper, default) or ``"n-f-1"`` (ByzFL).
+        distance_power: 2 (default) or 4, as for :class:`Krum`.
     """
 
     name = "multikrum"
 
     def __init__(
-        self, f: int | None = None, m: int | None = None, neighbours: Neighbours = "n-f-2"
+        self,
+        f: int | None = None,
+        m: int | None = None,
+        neighbours: Neighbours = "n-f-2",
+        distance_power: int = 2,
     ) -> None:
-        super().__init__(f, neighbours)
+        super().__init__(f, neighbours, distance_power)
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ConfigurationError(f"multikrum: m must be None or an integer >= 1, got {m!r}")
         self.m = m
 
     def __repr__(self) -> str:
-        return f"MultiKrum(f={self.f}, m={self.m}, neighbours={self.neighbours!r})"
+        power = "" if self.distance_power == 2 else f", distance_power={self.distance_power}"
+        return f"MultiKrum(f={self.f}, m={self.m}, neighbours={self.neighbours!r}{power})"
 
     def min_inputs(self) -> int:
         """Return ``max(2f + 3, m)``."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from secfl import robust
+from secfl.errors import ConfigurationError
 from secfl.robust import AggregationContext
 
 
@@ -94,6 +95,24 @@ def test_krum_byzfl_variant_picks_differently() -> None:
     """With n-f-1 = 3 neighbours: scores 105, 83, 69, 146, 182 -> the point 2."""
     out = robust.get("krum", f=1, neighbours="n-f-1").aggregate(col(0, 1, 2, 10, 11), range(5))
     assert out.vector[0] == 2.0
+
+
+def test_krum_with_the_fourth_power_of_karimireddy_et_al_code() -> None:
+    """Points 0, 1, 5, 8, 11, n=5, f=1, two neighbours each.
+
+    Squared distances: 1+25=26, 1+16=17, 9+16=25, 9+9=18, 9+36=45 -> the point 1.
+    Fourth powers: 1+625=626, 1+256=257, 81+256=337, 81+81=162, 81+1296=1377 -> 8.
+    """
+    x = col(0, 1, 5, 8, 11)
+    assert robust.get("krum", f=1).aggregate(x, range(5)).vector[0] == 1.0
+    out = robust.get("krum", f=1, distance_power=4).aggregate(x, range(5))
+    assert out.vector[0] == 8.0
+    assert dict(out.scores) == {0: 626.0, 1: 257.0, 2: 337.0, 3: 162.0, 4: 1377.0}
+    multi = robust.get("multikrum", f=1, m=2, distance_power=4).aggregate(x, range(5))
+    assert multi.accepted == (1, 3)
+    for bad in (3, 2.0, True, "4"):
+        with pytest.raises(ConfigurationError, match="distance_power"):
+            robust.get("krum", f=1, distance_power=bad)
 
 
 def test_multikrum_by_hand() -> None:
