@@ -495,17 +495,20 @@ def markdown(profile: BenchProfile, results: Sequence[CellResult]) -> str:
         if r.attack == "none" and r.status == "ok"
     }
     settings = list(profile.protected)
+    baseline = "none" in profile.attacks  # a profile without it gets no such column
     header = ["defense"]
     for p in settings:
         tag = "protected (bucketed secure sums)" if p else "plaintext"
-        header += [f"no attack, {tag}", f"worst case, {tag}", "worst attack"]
+        header += [f"no attack, {tag}"] if baseline else []
+        header += [f"worst case, {tag}", "worst attack"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for d in profile.defenses:
         row = [d]
         for p in settings:
             w = worst.get((d, p))
-            row += [_fmt(clean.get((d, p))), _fmt(w[0] if w else None), w[1] if w else "–"]
+            row += [_fmt(clean.get((d, p)))] if baseline else []
+            row += [_fmt(w[0] if w else None), w[1] if w else "–"]
         lines.append("| " + " | ".join(row) + " |")
     if profile.paper:
         lines += _paper_table(profile, results)
@@ -567,14 +570,15 @@ PAPER_TOLERANCE = 3.0  # points outside the reference range before a cell needs 
 def _paper_table(profile: BenchProfile, results: Sequence[CellResult]) -> list[str]:
     """Our accuracies next to the paper's reported ones (one row per defense)."""
     attacks = [a for a in profile.attacks if a != "none"]
+    columns = ["none", *attacks] if "none" in profile.attacks else attacks
     source = profile.paper.get("source", "the paper")
     lines = ["", f"## Side by side with {source}", ""]
-    header = ["defense", "no attack", *attacks, "paper (reported)"]
+    header = ["defense", *("no attack" if a == "none" else a for a in columns), "paper (reported)"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for d in profile.defenses:
         row = [d]
-        for a in ["none", *attacks]:
+        for a in columns:
             cell = [r for r in results if r.attack == a and r.defense == d and r.status == "ok"]
             scores = [s for s in (_score(r) for r in cell) if s is not None]
             row.append(_fmt(sum(scores) / len(scores)) if scores else "pending")

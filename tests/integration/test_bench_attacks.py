@@ -212,3 +212,15 @@ def test_paper_profile_alie_is_the_authors_gradient_space_attack() -> None:
     sent_gradient = g.mean(axis=0) - z_authors * g.std(axis=0, ddof=1)
     for row in rows:
         np.testing.assert_allclose(-row, sent_gradient, rtol=1e-5, atol=1e-6)
+
+
+def test_a_profile_without_the_no_attack_baseline_has_no_such_column(tmp_path: Path) -> None:
+    path = tmp_path / "nobaseline.toml"
+    text = PROFILE.replace('attacks = ["none", "sign_flip"]', 'attacks = ["sign_flip"]')
+    assert text != PROFILE
+    path.write_text(text + '\n[bench.paper]\nsource = "A paper"\nmedian = "90-95"\n')
+    md = markdown(load_profile(path), [])
+    assert "no attack" not in md
+    assert "| defense | worst case, plaintext | worst attack |" in md
+    assert "| defense | sign_flip | paper (reported) |" in md
+    assert "| median | pending | 90-95 |" in md
