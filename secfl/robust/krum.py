@@ -92,9 +92,9 @@ class Krum(FaultTolerantRule, RuleBase):
     neighbours. ``Krum(f, neighbours="n-f-1")`` reproduces it. Ties in the score
     go to the smallest id (ByzFL: the first row).
 
-    Difference from the code of Karimireddy, He, Jaggi (ICLR 2022; also their
-    ICML 2021 paper): their pairwise "distances" are already squared norms,
-    which their score squares again, so it sums fourth powers of the distances
+    Difference from the code of Karimireddy, He, Jaggi (ICLR 2022): their
+    pairwise "distances" are already squared norms, which their score squares
+    again, so it sums fourth powers of the distances
     (github.com/epfml/byzantine-robust-noniid-optimizer, codes/aggregator/krum.py).
     ``distance_power=4`` reproduces it; the neighbours are the same, the sum
     weighs the farther ones much more.
