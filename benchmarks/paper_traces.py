@@ -10,7 +10,7 @@ did, and puts its test accuracy, test loss and training loss next to the
 authors' seed-0 run (Karimireddy, He, Jaggi, ICLR 2022;
 github.com/epfml/byzantine-robust-noniid-optimizer,
 outputs/exp3/all/{cm_BF,rfa_ALIE,rfa_IPM,cp_ALIE,krum_mimic}_0.9_s0_seed0/stats and
-rfa_ALIE_0.9_s2_seed0/stats, validation entries).
+{rfa_ALIE,cm_IPM}_0.9_s2_seed0/stats, validation entries).
 ``@model.kind=cnn_mnist`` (comma-separated dotted keys, nested as in
 ``aggregator.params.distance_power=4``) changes the profile's configuration for
 one trace. Default: coordinate-wise median under bit flipping
@@ -131,6 +131,28 @@ AUTHORS_SEED0: dict[tuple[str, str], list[tuple[float, float]]] = {
         (16.63, 2.851),
         (18.25, 2.624),
         (41.78, 3.295),
+    ],
+    ("median+bucketing", "ipm"): [
+        (68.37, 1.361),
+        (65.09, 1.460),
+        (50.46, 1.388),
+        (66.35, 1.087),
+        (64.69, 1.211),
+        (62.98, 1.347),
+        (67.84, 1.141),
+        (66.24, 1.208),
+        (57.05, 1.407),
+        (60.51, 1.297),
+        (64.30, 1.231),
+        (61.49, 1.274),
+        (61.49, 1.364),
+        (58.23, 1.487),
+        (65.96, 1.313),
+        (62.32, 1.413),
+        (59.26, 1.409),
+        (50.69, 1.474),
+        (63.99, 1.297),
+        (61.86, 1.401),
     ],
     ("cclip", "alie"): [
         (87.25, 0.443),
