@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ class PoisoningTrainer(SGDTrainer):
 
     bad = frozenset({0, 1})
 
+    def fill(self, data: ClientData, plan: TrainingPlan) -> float | None:
+        """The value that replaces every coordinate of this update (``None``: honest)."""
+        return POISON if data.client in self.bad else None
+
     def train(
         self,
         *,
@@ -32,14 +37,10 @@ class PoisoningTrainer(SGDTrainer):
         generator: torch.Generator,
     ) -> TrainResult:
         result = super().train(model=model, data=data, plan=plan, generator=generator)
-        if data.client in self.bad:
-            return TrainResult(
-                delta=np.full_like(result.delta, POISON),
-                num_samples=result.num_samples,
-                loss=result.loss,
-                steps=result.steps,
-            )
-        return result
+        value = self.fill(data, plan)
+        if value is None:
+            return result
+        return replace(result, delta=np.full_like(result.delta, value))
 
 
 def base(tmp_path: Path, **sections: dict[str, Any]) -> dict[str, Any]:
@@ -202,26 +203,11 @@ def test_a_diverged_round_aggregates_nothing_instead_of_failing(tmp_path: Path) 
         )
 
 
-class DivergingTrainer(SGDTrainer):
+class DivergingTrainer(PoisoningTrainer):
     """Client 3's training diverges (a NaN update) in round 2 only."""
 
-    def train(
-        self,
-        *,
-        model: torch.nn.Module,
-        data: ClientData,
-        plan: TrainingPlan,
-        generator: torch.Generator,
-    ) -> TrainResult:
-        result = super().train(model=model, data=data, plan=plan, generator=generator)
-        if data.client == 3 and int(plan.round) == 2:
-            return TrainResult(
-                delta=np.full_like(result.delta, np.nan),
-                num_samples=result.num_samples,
-                loss=result.loss,
-                steps=result.steps,
-            )
-        return result
+    def fill(self, data: ClientData, plan: TrainingPlan) -> float | None:
+        return float("nan") if data.client == 3 and int(plan.round) == 2 else None
 
 
 def test_a_diverged_client_with_worker_momentum_keeps_its_momentum(
