@@ -16,6 +16,7 @@ __all__ = [
     "BUCKETS",
     "DP",
     "INIT",
+    "LAYERS",
     "PROTECTION",
     "ROOT",
     "SAMPLING",
@@ -23,8 +24,10 @@ __all__ = [
     "derive_seed",
 ]
 
-# Stream tags keep the randomness of different purposes independent.
-SAMPLING, TRAINING, BUCKETS, PROTECTION, AGGREGATOR, INIT, ROOT, ATTACK, DP = range(1, 10)
+# Stream tags keep the randomness of different purposes independent. LAYERS
+# seeds torch's global RNG during local training: the coins of stochastic
+# layers such as dropout (data order has its own generator, from TRAINING).
+SAMPLING, TRAINING, BUCKETS, PROTECTION, AGGREGATOR, INIT, ROOT, ATTACK, DP, LAYERS = range(1, 11)
 
 
 def derive_seed(*parts: int) -> int:

@@ -86,6 +86,7 @@ from secfl.federation.server_opt import ServerOptimizer, build_server_optimizer
 from secfl.federation.trainer import (
     ClientData,
     SGDTrainer,
+    Trainer,
     TrainingPlan,
     TrainResult,
     flat_parameters,
@@ -571,13 +572,7 @@ class Engine:
                 plan = self.trainer.plan(
                     client=cid, round=RoundId(round_), num_samples=len(self.clients[cid])
                 )
-                set_flat_parameters(self.model, self.weights)
-                generator = torch.Generator().manual_seed(
-                    derive_seed(seed, round_, seeds.TRAINING, cid)
-                )
-                own[cid] = self.trainer.train(
-                    model=self.model, data=self.clients[cid], plan=plan, generator=generator
-                )
+                own[cid] = self._local_train(self.trainer, round_, self.clients[cid], plan)
         dim = self.weights.size
         if byz.omniscient:
             # Only finite honest updates are informative (a diverged model gives NaN).
@@ -704,11 +699,43 @@ class Engine:
         plan = trainer.plan(
             client=self.root.client, round=RoundId(round_), num_samples=len(self.root)
         )
+        return self._local_train(trainer, round_, self.root, plan, root=True).delta
+
+    def _local_train(
+        self,
+        trainer: Trainer,
+        round_: int,
+        data: ClientData,
+        plan: TrainingPlan,
+        *,
+        root: bool = False,
+    ) -> TrainResult:
+        """Train from the global weights, every coin derived from the run seed.
+
+        Data order comes from the trainer's generator. Stochastic layers
+        (dropout) draw from torch's global RNG, which is seeded here (per
+        client and round, or shared by all clients for blocks of
+        ``client.shared_dropout_every`` rounds) and restored afterwards, so
+        that a resumed run replays the same masks.
+        """
+        seed = self.config.run.seed
+        client = int(data.client)
         set_flat_parameters(self.model, self.weights)
         generator = torch.Generator().manual_seed(
-            derive_seed(self.config.run.seed, round_, seeds.ROOT)
+            derive_seed(seed, round_, seeds.ROOT)
+            if root
+            else derive_seed(seed, round_, seeds.TRAINING, client)
         )
-        return trainer.train(model=self.model, data=self.root, plan=plan, generator=generator).delta
+        every = self.config.client.shared_dropout_every
+        if every:
+            layer_seed = derive_seed(seed, (round_ - 1) // every, seeds.LAYERS)
+        elif root:
+            layer_seed = derive_seed(seed, round_, seeds.LAYERS, 1)
+        else:
+            layer_seed = derive_seed(seed, round_, seeds.LAYERS, 0, client)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(layer_seed)
+            return trainer.train(model=self.model, data=data, plan=plan, generator=generator)
 
     def _protection_rng(self, round_: int) -> CSPRNG:
         return CSPRNG()
@@ -797,13 +824,7 @@ class Engine:
         results: dict[ClientId, TrainResult] = {}
         indicators: list[float] = []
         for cid, plan in plans.items():
-            set_flat_parameters(self.model, self.weights)
-            generator = torch.Generator().manual_seed(
-                derive_seed(self.config.run.seed, round_, seeds.TRAINING, cid)
-            )
-            result = self.trainer.train(
-                model=self.model, data=self.clients[cid], plan=plan, generator=generator
-            )
+            result = self._local_train(self.trainer, round_, self.clients[cid], plan)
             if self.config.client.worker_momentum > 0 and np.all(np.isfinite(result.delta)):
                 momentum = self.momenta.setdefault(cid, self._new_momentum())
                 result = replace(result, delta=momentum.update(result.delta))

@@ -87,6 +87,13 @@ class LocalTraining:
         gradient_batch: in ``fedsgd`` mode, the number of local examples the
             gradient is computed on (a fresh random minibatch each round);
             ``None`` uses all local examples (full-batch gradient).
+        shared_dropout_every: ``0`` (default): each client's dropout masks
+            (and any other coin of a stochastic layer) derive from
+            ``(run.seed, round, client)``. ``k > 0``: every client draws the
+            same masks, redrawn every ``k`` rounds. This emulates the simulator
+            of Karimireddy, He and Jaggi's code, which restores torch's RNG
+            state around each worker call, so that all its workers share one
+            dropout mask per 30-iteration epoch (``k = 30``).
     """
 
     mode: Literal["fedavg", "fedsgd"] = "fedavg"
@@ -99,6 +106,7 @@ class LocalTraining:
     gradient_batch: int | None = None
     worker_momentum: float = 0.0
     momentum_dampening: bool = True
+    shared_dropout_every: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in ("fedavg", "fedsgd"):
@@ -119,6 +127,8 @@ class LocalTraining:
             raise ConfigurationError("client.worker_momentum must be in [0, 1)")
         if self.gradient_batch is not None and self.gradient_batch < 1:
             raise ConfigurationError("client.gradient_batch must be >= 1 when set")
+        if self.shared_dropout_every < 0:
+            raise ConfigurationError("client.shared_dropout_every must be >= 0")
 
     def steps_for(self, num_samples: int) -> int:
         """Number of optimizer steps a client with ``num_samples`` examples takes."""

@@ -13,7 +13,7 @@ import torch
 import secfl.federation.engine as engine_module
 from secfl.data import Dataset
 from secfl.errors import ConfigurationError, PrivacyBudgetExceededError
-from secfl.federation import RoundMetrics, TrainingPlan, run
+from secfl.federation import RoundMetrics, SGDTrainer, TrainingPlan, TrainResult, run
 from secfl.federation.protection import Contribution, PlainProtection, ProtectionOutcome
 from secfl.federation.rundir import RunDirectory
 from secfl.types import ClientId, RandomSource, RoundId
@@ -125,6 +125,66 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path: Pat
     assert len(RunDirectory(tmp_path / "broken").read_metrics()) == 5
     saved = np.load(tmp_path / "broken" / "model.npz")["weights"]
     assert np.array_equal(saved, full.weights)
+
+
+def test_resume_replays_the_dropout_masks(tmp_path: Path) -> None:
+    """Dropout draws from torch's global RNG; the engine seeds it per client and round."""
+    raw = {
+        "run": {"name": "drop", "rounds": 4, "out_dir": str(tmp_path / "runs"), "threads": 1},
+        "data": {"dataset": "digits", "num_clients": 4, "partition": "iid"},
+        "model": {"kind": "cnn_mnist_khj"},
+        "client": {"mode": "fedsgd", "gradient_batch": 8},
+        "server": {"optimizer": "fedavg", "lr": 0.1},
+        "audit": {"enabled": False},
+    }
+    full = run(raw, run_dir=tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        run(raw, run_dir=tmp_path / "broken", observer=Interrupt(after=2))
+    torch.rand(1000)  # whatever else the process draws must not matter
+    resumed = run(resume=tmp_path / "broken")
+    assert np.array_equal(resumed.weights, full.weights)
+
+
+class CoinRecorder(SGDTrainer):
+    """Records what torch's global RNG gives during each client's training."""
+
+    coins: dict[tuple[int, int], list[float]]
+
+    def train(self, **kwargs: Any) -> TrainResult:
+        plan = kwargs["plan"]
+        self.coins[(int(plan.round), int(plan.client))] = torch.rand(3).tolist()
+        return super().train(**kwargs)
+
+
+@pytest.mark.parametrize("every", [0, 2])
+def test_dropout_coins_are_per_client_or_shared_in_blocks_of_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    coins: dict[tuple[int, int], list[float]] = {}
+
+    def build(config: Any, dataset: Dataset) -> CoinRecorder:
+        trainer = CoinRecorder(config.client, task=dataset.task)
+        trainer.coins = coins
+        return trainer
+
+    monkeypatch.setattr(engine_module, "build_trainer", build)
+    raw = {
+        "run": {"rounds": 4, "out_dir": str(tmp_path), "threads": 1},
+        "data": {"dataset": "digits", "num_clients": 3, "partition": "iid"},
+        "model": {"kind": "logreg"},
+        "client": {"shared_dropout_every": every},
+        "audit": {"enabled": False},
+    }
+    run(raw)
+    assert sorted(coins) == [(r, c) for r in range(1, 5) for c in range(3)]
+    distinct = {tuple(v) for v in coins.values()}
+    if every == 0:
+        assert len(distinct) == 12
+    else:
+        # Rounds 1-2 share one draw for every client, rounds 3-4 another.
+        assert {tuple(coins[(r, c)]) for r in (1, 2) for c in range(3)} == {tuple(coins[(1, 0)])}
+        assert {tuple(coins[(r, c)]) for r in (3, 4) for c in range(3)} == {tuple(coins[(3, 0)])}
+        assert len(distinct) == 2
 
 
 def test_run_directory_contents(tmp_path: Path) -> None:
