@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +47,34 @@ def test_a_rerun_replaces_only_its_own_sections(
     assert "run 2" not in text
     assert "run 4" in sections["c/z:90"]
     assert text.startswith("# Paper profile: early training traces\n\n")
+
+
+def test_the_summary_is_the_mean_of_the_last_five_evaluations() -> None:
+    ours = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    authors = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert paper_traces._summary(ours, authors) == (
+        "Mean of the last 5 evaluations: 40.0 % (authors' seed 0 at the same iterations: 4.0 %)."
+    )
+    assert paper_traces._summary(ours, authors[:5]) == "Mean of the last 5 evaluations: 40.0 %."
+    assert paper_traces._summary(ours[:4], authors) is None
+
+
+def test_traces_written_side_by_side_keep_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace finishing while another process rewrites the file waits for it, then merges."""
+    monkeypatch.setattr(paper_traces, "RESULTS", tmp_path)
+    out = tmp_path / "paper_traces.md"
+    out.write_text(paper_traces._document({}))
+    with out.open("r+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # the other process, in the middle of its write
+        writer = threading.Thread(target=paper_traces._write, args=({"b/y:60": "### `b/y:60`\n"},))
+        writer.start()
+        time.sleep(0.3)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(paper_traces._document({"a/x:30": "### `a/x:30`\n"}))
+        fh.flush()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    writer.join(timeout=10)
+    assert list(paper_traces._sections(out.read_text())) == ["a/x:30", "b/y:60"]

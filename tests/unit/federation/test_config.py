@@ -46,7 +46,10 @@ def test_examples_parse_and_survive_a_toml_round_trip(name: str, tmp_path: Path)
         ({"client": {"lr": 0.0}}, "client.lr must be positive"),
         ({"client": {"mode": "fedprox"}}, "client.mode must be one of"),
         ({"client": {"shared_dropout_every": -1}}, "client.shared_dropout_every must be >= 0"),
-        ({"client": {"shared_dropout_every": 1.5}}, "client.shared_dropout_every must be an integer"),
+        (
+            {"client": {"shared_dropout_every": 1.5}},
+            "client.shared_dropout_every must be an integer",
+        ),
         ({"data": {"dataset": "cifar"}}, "data.dataset 'cifar' is unknown"),
         ({"data": {"partition": "natural"}}, "data.key must name a column"),
         ({"data": {"num_clients": True}}, "data.num_clients must be an integer"),
