@@ -38,7 +38,7 @@ from typing import Any
 
 try:
     import fcntl
-except ImportError:  # not on Windows: traces run one at a time there
+except ImportError:  # Windows has no fcntl: run one trace at a time there
     fcntl = None  # type: ignore[assignment]
 
 RESULTS = Path(__file__).resolve().parent / "results"
