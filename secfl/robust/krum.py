@@ -116,8 +116,11 @@ class Krum(FaultTolerantRule, RuleBase):
         self.distance_power = _check_power(distance_power, self.name)
 
     def __repr__(self) -> str:
-        power = "" if self.distance_power == 2 else f", distance_power={self.distance_power}"
-        return f"{type(self).__name__}(f={self.f}, neighbours={self.neighbours!r}{power})"
+        return f"{type(self).__name__}(f={self.f}, neighbours={self.neighbours!r}{self._power()})"
+
+    def _power(self) -> str:
+        """The repr's ``distance_power`` argument, shown only when it is not the default."""
+        return "" if self.distance_power == 2 else f", distance_power={self.distance_power}"
 
     def _ranked(self, batch: Batch) -> tuple[int, NDArray[np.float64], NDArray[np.intp]]:
         f = self._faults.effective(batch.n)
@@ -169,8 +172,7 @@ class MultiKrum(Krum):
         self.m = m
 
     def __repr__(self) -> str:
-        power = "" if self.distance_power == 2 else f", distance_power={self.distance_power}"
-        return f"MultiKrum(f={self.f}, m={self.m}, neighbours={self.neighbours!r}{power})"
+        return f"MultiKrum(f={self.f}, m={self.m}, neighbours={self.neighbours!r}{self._power()})"
 
     def min_inputs(self) -> int:
         """Return ``max(2f + 3, m)``."""
